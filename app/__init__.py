@@ -1,0 +1,1 @@
+"""mmsearch's user-facing layer: the `mmsearch` CLI and the Streamlit app."""

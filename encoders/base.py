@@ -1,0 +1,130 @@
+"""The Encoder interface shared by every model family.
+
+An encoder turns documents (images, texts, sounds) and queries into L2-normalised
+float32 vectors. Models load lazily, on first use, so building an encoder is cheap.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+
+class EncoderError(RuntimeError):
+    """A user-facing encoder problem; the message is one clear sentence."""
+
+
+class WeightsNotFoundError(EncoderError):
+    """The model's weights are neither local nor downloadable here."""
+
+    def __init__(self, model: str, env_var: str | None = None, detail: str = "") -> None:
+        fix = f"run `mmsearch models pull {model}` where a network is available"
+        if env_var:
+            fix += f", or set {env_var} to a local weights file"
+        msg = f"weights for {model} not found; {fix}."
+        if detail:
+            msg += f" ({detail})"
+        super().__init__(msg)
+        self.model = model
+
+
+@dataclass(frozen=True)
+class EncoderSpec:
+    """What an encoder is: its id, vector size and what it can embed."""
+
+    id: str
+    dim: int
+    document_kinds: tuple[str, ...]  # what embed_documents accepts: "image", "text", "audio"
+    query_kinds: tuple[str, ...]  # what embed_queries accepts
+    metric: str = "COSINE"
+    description: str = ""
+    extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+
+def l2_normalise(x: np.ndarray) -> np.ndarray:
+    """Row-wise L2 normalisation that leaves all-zero rows at zero."""
+    x = np.asarray(x, dtype=np.float32)
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    return x / np.maximum(norms, 1e-12)
+
+
+def resolve_device(device: str = "auto") -> str:
+    """Map "auto" to cuda, then mps, then cpu; pass explicit devices through."""
+    if device != "auto":
+        return device
+    import torch
+
+    if torch.cuda.is_available():
+        return "cuda"
+    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+        return "mps"
+    return "cpu"
+
+
+class Encoder:
+    """Base class: lazy loading, batching and normalisation.
+
+    Subclasses implement `_load()` and `_embed_documents_batch` / `_embed_queries_batch`.
+    """
+
+    spec: EncoderSpec
+
+    def __init__(self, device: str = "auto", batch_size: int = 32) -> None:
+        self.device_request = device
+        self.batch_size = batch_size
+        self._loaded = False
+        self._lock = threading.Lock()
+        self.weights_source: str = "not loaded"
+
+    # -- loading -------------------------------------------------------------
+    @property
+    def device(self) -> str:
+        return resolve_device(self.device_request)
+
+    def load(self) -> "Encoder":
+        """Load the model now (normally done on first embed)."""
+        with self._lock:
+            if not self._loaded:
+                self._load()
+                self._loaded = True
+                log.info("loaded %s on %s (weights: %s)", self.spec.id, self.device, self.weights_source)
+        return self
+
+    def _load(self) -> None:
+        raise NotImplementedError
+
+    def weights_available(self) -> bool:
+        """True when the weights can be loaded without a network (no download attempted)."""
+        return True
+
+    # -- embedding -----------------------------------------------------------
+    def embed_documents(self, items: Sequence[Any]) -> np.ndarray:
+        """Embed documents (images, texts, …) as an (n, dim) unit-norm float32 array."""
+        return self._batched(items, self._embed_documents_batch)
+
+    def embed_queries(self, items: Sequence[Any]) -> np.ndarray:
+        """Embed queries (text for CLIP/text models, files or images for others)."""
+        return self._batched(items, self._embed_queries_batch)
+
+    def _batched(self, items: Sequence[Any], fn) -> np.ndarray:
+        items = list(items)
+        if not items:
+            return np.zeros((0, self.spec.dim), dtype=np.float32)
+        self.load()
+        parts = [fn(items[i : i + self.batch_size]) for i in range(0, len(items), self.batch_size)]
+        out = l2_normalise(np.concatenate(parts, axis=0))
+        if out.shape != (len(items), self.spec.dim):
+            raise EncoderError(f"{self.spec.id} returned shape {out.shape}, expected ({len(items)}, {self.spec.dim})")
+        return out
+
+    def _embed_documents_batch(self, items: list[Any]) -> np.ndarray:
+        raise NotImplementedError
+
+    def _embed_queries_batch(self, items: list[Any]) -> np.ndarray:
+        return self._embed_documents_batch(items)

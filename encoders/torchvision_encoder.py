@@ -1,0 +1,83 @@
+"""ResNet50 from torchvision (IMAGENET1K_V2), its 2048-d pooled features."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from encoders.base import Encoder, EncoderSpec, WeightsNotFoundError
+from encoders.weights import local_weights, override_env_var
+
+RESNET50_ID = "torchvision:resnet50"
+
+
+class TorchvisionResNet50Encoder(Encoder):
+    """Image→image with a CNN: global-average-pooled ResNet50 features."""
+
+    def __init__(self, pretrained: bool = True, device: str = "auto", batch_size: int = 32) -> None:
+        super().__init__(device=device, batch_size=batch_size)
+        self.pretrained = pretrained
+        self.spec = EncoderSpec(
+            id=RESNET50_ID if pretrained else RESNET50_ID + "/random",
+            dim=2048,
+            document_kinds=("image",),
+            query_kinds=("image",),
+            description="torchvision ResNet50 IMAGENET1K_V2, pooled",
+        )
+        self._model = None
+        self._transform = None
+
+    @staticmethod
+    def _weights_enum():
+        from torchvision.models import ResNet50_Weights
+
+        return ResNet50_Weights.IMAGENET1K_V2
+
+    def _weights_file(self) -> Path | None:
+        w = self._weights_enum()
+        name = Path(w.url).name
+        local = local_weights(RESNET50_ID, name)
+        if local is not None:
+            return local
+        import torch
+
+        hub = Path(torch.hub.get_dir()) / "checkpoints" / name
+        return hub if hub.exists() else None
+
+    def weights_available(self) -> bool:
+        return not self.pretrained or self._weights_file() is not None
+
+    def _load(self) -> None:
+        import torch
+        from torchvision.models import resnet50
+
+        weights = self._weights_enum()
+        model = resnet50(weights=None)
+        if self.pretrained:
+            path = self._weights_file()
+            if path is None:
+                raise WeightsNotFoundError(RESNET50_ID, override_env_var(RESNET50_ID))
+            model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+            self.weights_source = str(path)
+        else:
+            self.weights_source = "random init (tests only)"
+        model.fc = torch.nn.Identity()  # keep the pooled 2048-d features
+        self._model = model.eval().to(self.device)
+        self._transform = weights.transforms()
+
+    def _embed_documents_batch(self, items: list[Any]) -> np.ndarray:
+        import torch
+        from torchvision.transforms.functional import pil_to_tensor
+
+        x = torch.stack([self._transform(pil_to_tensor(im.convert("RGB"))) for im in items]).to(self.device)
+        with torch.inference_mode():
+            return self._model(x).float().cpu().numpy()
+
+    def pull(self) -> Path:
+        """Download the weights into torch's hub cache (needs a network)."""
+        self._weights_enum().get_state_dict(progress=True)
+        path = self._weights_file()
+        assert path is not None
+        return path

@@ -1,0 +1,85 @@
+"""Decoding images safely: pixel cap before decoding, EXIF orientation, first GIF frame."""
+
+from __future__ import annotations
+
+import io
+import os
+import warnings
+from pathlib import Path
+
+IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"})
+DEFAULT_MAX_PIXELS = 100_000_000  # 10 000 × 10 000
+
+
+class ImageDecodeError(ValueError):
+    """The file is not a usable image; the message says why in a few words."""
+
+
+def max_pixels() -> int:
+    return int(os.environ.get("MMSEARCH_MAX_PIXELS", DEFAULT_MAX_PIXELS))
+
+
+def open_image(source: str | Path | bytes, max_side: int = 512):
+    """Decode to an RGB PIL image no larger than `max_side` (models resize further);
+    `img.info["orig_size"]` keeps the stored size.
+
+    The pixel count is checked from the header before any pixel is decoded, so a
+    decompression bomb is refused without using memory.
+    """
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    if isinstance(source, (bytes, bytearray)):
+        if not source:
+            raise ImageDecodeError("empty file")
+        fp: io.BytesIO | Path = io.BytesIO(source)
+    else:
+        fp = Path(source)
+        if fp.stat().st_size == 0:
+            raise ImageDecodeError("empty file")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            img = Image.open(fp)
+            w, h = img.size
+            if w * h > max_pixels():
+                raise ImageDecodeError(f"image too large: {w}×{h} pixels exceeds the {max_pixels():,}-pixel cap")
+            if img.format == "JPEG":
+                img.draft("RGB", (max_side, max_side))  # decode at a reduced DCT scale: much faster
+            img.seek(0)  # first frame of GIFs and multi-page TIFFs
+            img.load()
+            img = ImageOps.exif_transpose(img) or img
+            img = _to_rgb(img)
+            img.thumbnail((max_side, max_side))
+            img.info["orig_size"] = (w, h)
+            return img
+    except ImageDecodeError:
+        raise
+    except UnidentifiedImageError:
+        raise ImageDecodeError("not an image (unrecognised format)") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise ImageDecodeError(f"image too large: exceeds the {max_pixels():,}-pixel cap") from None
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise ImageDecodeError(f"corrupt or truncated image ({str(exc)[:120]})") from None
+
+
+def _to_rgb(img):
+    from PIL import Image
+
+    if img.mode == "RGB":
+        return img
+    if img.mode in ("RGBA", "LA") or (img.mode == "P" and "transparency" in img.info):
+        rgba = img.convert("RGBA")
+        bg = Image.new("RGB", rgba.size, (255, 255, 255))
+        bg.paste(rgba, mask=rgba.split()[-1])
+        return bg
+    return img.convert("RGB")
+
+
+def save_thumbnail(img, path: Path, size: int = 256) -> None:
+    """A small JPEG for the UI's grid (written atomically)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    thumb = img.copy()
+    thumb.thumbnail((size, size))
+    tmp = path.with_suffix(".tmp")
+    thumb.save(tmp, "JPEG", quality=85)
+    os.replace(tmp, path)

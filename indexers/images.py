@@ -1,0 +1,150 @@
+"""Index folders of photos into one collection per image encoder of the profile."""
+
+from __future__ import annotations
+
+import logging
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+from encoders.base import Encoder
+from indexers.files import discover, file_digest, item_id
+from indexers.image_io import IMAGE_EXTENSIONS, ImageDecodeError, open_image, save_thumbnail
+from indexers.report import IndexReport
+from indexers.thumbs import thumb_path
+from milvus import Collection, VectorStore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class DecodedImage:
+    path: Path
+    id: str
+    image: Any  # PIL.Image
+    width: int
+    height: int
+
+
+def image_row(decoded: DecodedImage, vector, store_uri: str, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The stored row for a photo."""
+    row = {
+        "id": decoded.id,
+        "vector": vector,
+        "source": str(decoded.path),
+        "kind": "image",
+        "title": decoded.path.stem,
+        "meta": {"width": decoded.width, "height": decoded.height, "thumb": str(thumb_path(store_uri, decoded.id))},
+    }
+    row.update(extra or {})
+    return row
+
+
+def _decode(path: Path, digest: str, store_uri: str) -> DecodedImage:
+    img = open_image(path)
+    w, h = img.info["orig_size"]
+    rid = item_id(digest)
+    tp = thumb_path(store_uri, rid)
+    if not tp.exists():
+        save_thumbnail(img, tp)
+    return DecodedImage(path, rid, img, w, h)
+
+
+def _safe_decode(path: Path, digest: str, store_uri: str) -> DecodedImage | str:
+    try:
+        return _decode(path, digest, store_uri)
+    except ImageDecodeError as exc:
+        return str(exc)
+    except OSError as exc:
+        return f"cannot read file ({exc.strerror or exc})"
+
+
+def index_images(
+    paths: Sequence[str | Path],
+    store: VectorStore,
+    encoders: Sequence[Encoder],
+    batch_size: int = 32,
+    progress: bool = True,
+    workers: int = 2,
+) -> IndexReport:
+    """Index every image under `paths` with each encoder; skip what is already stored.
+
+    Files are hashed first (cheap) so a re-run only decodes and embeds new content;
+    the next batch decodes on worker threads while the model embeds the current one.
+    """
+    from tqdm import tqdm
+
+    t0 = time.perf_counter()
+    report = IndexReport(kind="images")
+    files, missing = discover(paths, IMAGE_EXTENSIONS)
+    for p, reason in missing:
+        report.skip(p, reason)
+    collections: list[tuple[Encoder, Collection]] = [
+        (enc, store.collection("image", enc.spec.id, enc.spec.dim, enc.spec.metric)) for enc in encoders
+    ]
+    report.collections = [c.name for _, c in collections]
+
+    # 1. hash every file; keep those missing from any collection
+    digests: dict[Path, str] = {}
+    with ThreadPoolExecutor(workers) as pool:
+        futures = {p: pool.submit(file_digest, p) for p in files}
+        for p, fut in futures.items():
+            try:
+                digests[p] = fut.result()
+            except OSError as exc:
+                report.skip(str(p), f"cannot read file ({exc.strerror or exc})")
+    ids = {p: item_id(d) for p, d in digests.items()}
+    present = [c.existing_ids(ids.values()) for _, c in collections]
+    todo = [p for p in digests if not all(ids[p] in s for s in present)]
+    report.unchanged = len(digests) - len(todo)
+
+    # 2. decode the next batch while embedding this one
+    batches = [todo[i : i + batch_size] for i in range(0, len(todo), batch_size)]
+    bar = tqdm(total=len(todo), unit="img", desc="indexing images", disable=not progress or not todo)
+    with ThreadPoolExecutor(workers) as pool:
+
+        def submit(batch: list[Path]) -> list[Future]:
+            return [pool.submit(_safe_decode, p, digests[p], store.uri) for p in batch]
+
+        pending = submit(batches[0]) if batches else []
+        for i, batch in enumerate(batches):
+            results = [f.result() for f in pending]
+            pending = submit(batches[i + 1]) if i + 1 < len(batches) else []
+            good: list[DecodedImage] = []
+            for p, res in zip(batch, results):
+                if isinstance(res, str):
+                    report.skip(str(p), res)
+                else:
+                    good.append(res)
+            if good:
+                _embed_and_store(good, collections, store.uri)
+                report.indexed += len(good)
+            bar.update(len(batch))
+    bar.close()
+    for _, c in collections:
+        c.flush()
+    report.seconds = time.perf_counter() - t0
+    return report
+
+
+def _embed_and_store(batch: list[DecodedImage], collections: list[tuple[Encoder, Collection]], store_uri: str) -> None:
+    images = [d.image for d in batch]
+    for enc, coll in collections:
+        vecs = enc.embed_documents(images)
+        extras = _describe(enc, images)
+        rows = [image_row(d, v, store_uri, extra) for d, v, extra in zip(batch, vecs, extras)]
+        coll.upsert(rows)
+
+
+def _describe(enc: Encoder, images: list[Any]) -> list[dict[str, Any]]:
+    """Extra searchable text: the predicted labels, for encoders that classify."""
+    labeller = getattr(enc, "image_encoder", None)
+    classify = getattr(labeller, "classify", None)
+    if classify is None:
+        return [{} for _ in images]
+    out = []
+    for labels in classify(images, top=5):
+        out.append({"text": "; ".join(f"{name} ({p:.2f})" for name, p in labels)})
+    return out

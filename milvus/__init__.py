@@ -1,0 +1,19 @@
+"""The vector store: the only package that imports pymilvus.
+
+Milvus Lite (a local `.db`) is the default; a server is one URI away
+(`--db http://host:19530` or `MILVUS_URI`).
+"""
+
+from milvus.errors import StoreError, CollectionMismatchError, StoreLockedError
+from milvus.filters import Filter
+from milvus.store import Collection, VectorStore, default_uri
+
+__all__ = [
+    "Collection",
+    "CollectionMismatchError",
+    "Filter",
+    "StoreError",
+    "StoreLockedError",
+    "VectorStore",
+    "default_uri",
+]

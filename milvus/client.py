@@ -1,0 +1,74 @@
+"""One factory from a URI to a pymilvus client, shared per URI within a process."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from pathlib import Path
+
+from milvus.errors import StoreError, StoreLockedError
+
+log = logging.getLogger(__name__)
+
+_clients: dict[str, object] = {}
+_lock = threading.Lock()
+
+# Milvus Lite serves pymilvus from an in-process gRPC server that logs a traceback for
+# RPCs it does not implement (AllocTimestamp, which pymilvus calls while waiting for an
+# index and then does without), and pymilvus logs every RPC error it re-raises. We
+# report errors ourselves, in one sentence; `-v` turns these loggers back on.
+for _name in ("grpc._server", "pymilvus", "pymilvus.decorators"):
+    logging.getLogger(_name).setLevel(logging.CRITICAL)
+
+
+def is_lite(uri: str) -> bool:
+    """A URI that is a local path ending in `.db` means Milvus Lite."""
+    return not uri.startswith(("http://", "https://", "tcp://", "unix:")) and uri.endswith(".db")
+
+
+def normalise_uri(uri: str) -> str:
+    if is_lite(uri):
+        return str(Path(uri).expanduser().resolve())
+    return uri
+
+
+def connect(uri: str, token: str | None = None, timeout: float = 10.0):
+    """A MilvusClient for `uri`; the same object for the same URI in this process
+    (a Lite `.db` can be opened only once, even within one process)."""
+    from pymilvus import MilvusClient
+    from pymilvus.exceptions import MilvusException
+
+    uri = normalise_uri(uri)
+    with _lock:
+        if uri in _clients:
+            return _clients[uri]
+        if is_lite(uri):
+            Path(uri).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            client = MilvusClient(uri=uri, token=token or os.environ.get("MILVUS_TOKEN", ""), timeout=timeout)
+        except MilvusException as exc:
+            text = str(exc)
+            if is_lite(uri) and ("Open local milvus failed" in text or "Locked" in text):
+                raise StoreLockedError(uri) from exc
+            raise StoreError(f"cannot open the Milvus database at {uri}: {_first_line(text)}") from exc
+        except Exception as exc:  # grpc/network failures come in many types
+            raise StoreError(f"cannot reach the Milvus server at {uri}: {_first_line(str(exc))}") from exc
+        _clients[uri] = client
+        return client
+
+
+def close(uri: str) -> None:
+    """Close and forget the client for `uri` (frees a Lite file's lock)."""
+    uri = normalise_uri(uri)
+    with _lock:
+        client = _clients.pop(uri, None)
+    if client is not None:
+        try:
+            client.close()
+        except Exception:  # closing twice or a dead server: nothing to keep
+            log.debug("closing %s failed", uri, exc_info=True)
+
+
+def _first_line(text: str) -> str:
+    return (text.strip().splitlines() or ["unknown error"])[0][:300]
