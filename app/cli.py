@@ -87,6 +87,9 @@ def _finish_report(report: Any, as_json: bool) -> int:
 
 
 def cmd_search_text(args: argparse.Namespace) -> int:
+    from app.search import clean_text_query
+
+    clean_text_query(args.query)  # an empty query fails before models and the database are touched
     hits = _engine(args).search_text(args.query, kind=args.kind, k=args.k)
     _print_hits(hits, args.json)
     return 0
@@ -177,6 +180,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         sys.executable, "-m", "streamlit", "run", str(script),
         "--server.address", args.host, "--server.port", str(args.port),
         "--server.headless", "true", "--browser.gatherUsageStats", "false",
+        "--server.maxUploadSize", "20",
     ]
     _err(f"mmsearch: serving {args.db} at http://{args.host}:{args.port}  (Ctrl+C to stop)")
     try:
@@ -234,6 +238,10 @@ def build_parser() -> argparse.ArgumentParser:
     si.add_argument("--encoder", default=None, help="search another image collection, e.g. torchvision:resnet50")
     si.add_argument("--json", action="store_true")
     si.set_defaults(func=cmd_search_image)
+
+    from app import cli_catalogue
+
+    cli_catalogue.register(sub, idx, srch, si, common)
 
     sub.add_parser("doctor", parents=[common], help="check models, weights and the database").set_defaults(func=cmd_doctor)
 

@@ -18,7 +18,7 @@ from milvus import Collection, Filter, StoreError, VectorStore
 log = logging.getLogger(__name__)
 
 MAX_QUERY_CHARS = 1000
-JSON_FIELDS = ("id", "score", "source", "kind", "title", "price", "start_s", "end_s", "text")
+JSON_FIELDS = ("id", "score", "source", "kind", "title", "price", "start_s", "end_s", "text", "saving", "saving_pct")
 
 
 class QueryError(ValueError):
@@ -40,6 +40,8 @@ class Hit:
     category: str | None = None
     meta: dict[str, Any] = field(default_factory=dict)
     collection: str = ""
+    saving: float | None = None  # catalogue: anchor price − price (negative: costs more)
+    saving_pct: float | None = None  # catalogue: saving / anchor price, a fraction (0.25 = 25 %)
 
     @classmethod
     def from_row(cls, row: dict[str, Any], collection: str) -> "Hit":
@@ -63,6 +65,10 @@ class Hit:
         """The CLI's `--json` contract: these keys, absent values null."""
         out = {k: getattr(self, k) for k in JSON_FIELDS}
         out["score"] = round(self.score, 6)
+        if self.saving is not None:
+            out["saving"] = round(self.saving, 4)
+        if self.saving_pct is not None:
+            out["saving_pct"] = round(self.saving_pct, 6)
         return out
 
     @property

@@ -21,7 +21,7 @@ def max_pixels() -> int:
 
 def open_image(source: str | Path | bytes, max_side: int = 512):
     """Decode to an RGB PIL image no larger than `max_side` (models resize further);
-    `img.info["orig_size"]` keeps the stored size.
+    `img.info["orig_size"]` keeps the full size as displayed (after EXIF orientation).
 
     The pixel count is checked from the header before any pixel is decoded, so a
     decompression bomb is refused without using memory.
@@ -38,7 +38,9 @@ def open_image(source: str | Path | bytes, max_side: int = 512):
             raise ImageDecodeError("empty file")
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            # Our own cap (below) decides; PIL's warning at ~89.5 M pixels must not
+            # override it. PIL's hard error (~179 M) still refuses before decoding.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             img = Image.open(fp)
             w, h = img.size
             if w * h > max_pixels():
@@ -47,6 +49,8 @@ def open_image(source: str | Path | bytes, max_side: int = 512):
                 img.draft("RGB", (max_side, max_side))  # decode at a reduced DCT scale: much faster
             img.seek(0)  # first frame of GIFs and multi-page TIFFs
             img.load()
+            if img.getexif().get(0x0112) in (5, 6, 7, 8):  # EXIF orientation: rotated 90°/270°
+                w, h = h, w  # report the size as displayed
             img = ImageOps.exif_transpose(img) or img
             img = _to_rgb(img)
             img.thumbnail((max_side, max_side))
@@ -76,10 +80,14 @@ def _to_rgb(img):
 
 
 def save_thumbnail(img, path: Path, size: int = 256) -> None:
-    """A small JPEG for the UI's grid (written atomically)."""
+    """A square, letterboxed JPEG for the UI's grid, so cards line up (written atomically)."""
+    from PIL import Image
+
     path.parent.mkdir(parents=True, exist_ok=True)
     thumb = img.copy()
     thumb.thumbnail((size, size))
+    square = Image.new("RGB", (size, size), (240, 242, 246))
+    square.paste(thumb, ((size - thumb.width) // 2, (size - thumb.height) // 2))
     tmp = path.with_suffix(".tmp")
-    thumb.save(tmp, "JPEG", quality=85)
+    square.save(tmp, "JPEG", quality=85)
     os.replace(tmp, path)

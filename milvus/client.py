@@ -68,6 +68,15 @@ def close(uri: str) -> None:
             client.close()
         except Exception:  # closing twice or a dead server: nothing to keep
             log.debug("closing %s failed", uri, exc_info=True)
+    if is_lite(uri):
+        # Milvus Lite serves the file from an in-process server that keeps the file's
+        # lock after the client closes; stop it so another process can open the file.
+        try:
+            from milvus_lite.server_manager import server_manager_instance
+
+            server_manager_instance.release_server(uri)
+        except ImportError:
+            pass
 
 
 def _first_line(text: str) -> str:

@@ -7,7 +7,6 @@ Ranges are written as two comparisons because Milvus Lite rejects chained ones.
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
 
@@ -20,6 +19,9 @@ def _field(name: str) -> str:
     return name
 
 
+_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
 def _literal(value: object) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -28,8 +30,9 @@ def _literal(value: object) -> str:
             raise ValueError(f"not a finite number: {value!r}")
         return repr(float(value)) if isinstance(value, float) else str(int(value))
     if isinstance(value, str):
-        # json.dumps escapes backslashes, quotes and control characters in a form Milvus accepts.
-        return json.dumps(value, ensure_ascii=False)
+        # Only the escapes both Milvus Lite and a server parse: \\ \" \n \r \t. Other control
+        # characters go in raw (both accept them; Lite rejects json's \uXXXX escapes).
+        return '"' + "".join(_ESCAPES.get(ch, ch) for ch in value) + '"'
     raise TypeError(f"unsupported filter value type: {type(value).__name__}")
 
 

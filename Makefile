@@ -1,0 +1,54 @@
+# mmsearch: `make demo` to try it, `make test` to check it. Both are idempotent.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.mmsearch-installed
+PORT ?= 8501
+DB ?= data/mmsearch.db
+
+.PHONY: help install sysdeps demo serve test test-fast bench clean
+
+help:
+	@echo "make demo   - install, index the sample photos and catalogue, start the app"
+	@echo "make test   - install and run the whole test suite"
+	@echo "make bench  - run the benchmarks (tables in bench/results/)"
+
+# Re-installs only when pyproject.toml changes.
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	@# aisfx's metadata pins numpy 1.23 / librosa 0.9: we use only its checkpoint and model code.
+	$(PY) -m pip install -q --no-deps 'aisfx==0.1.2'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+# System packages: Chromium for the browser tests, sample photos and Fashion-MNIST for the demo.
+sysdeps:
+	@missing=""; \
+	for p in chromium opencv-doc dataset-fashion-mnist; do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing system packages:$$missing"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+demo: install sysdeps
+	$(VENV)/bin/mmsearch demo --db $(DB) --port $(PORT)
+
+serve: install
+	$(VENV)/bin/mmsearch serve --db $(DB) --port $(PORT)
+
+test: install sysdeps
+	$(PY) -m pytest
+
+test-fast: install
+	$(PY) -m pytest -m "not slow and not ui"
+
+bench: install sysdeps
+	$(PY) -m bench
+
+clean:
+	rm -rf data tests/artifacts .pytest_cache

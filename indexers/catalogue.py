@@ -1,0 +1,506 @@
+"""Import a product catalogue (CSV or JSONL) into one `product` collection per image encoder.
+
+Columns: `id, title, price, currency, category, image` (+ any extra columns, kept in
+`meta["extra"]`). `image` is a path relative to the catalogue file (it may not escape
+the file's folder) or an http(s) URL (fetched with a timeout and a size cap).
+
+- The catalogue's own `id` is the row id, so a re-import of a changed row replaces it.
+- `meta["hash"]` is a hash of the row's fields and its image bytes (for URLs: the URL),
+  so unchanged rows are neither decoded, embedded nor written again.
+- Bad rows (missing, negative or non-numeric price, bad id, missing image, …) are
+  reported with their line number and skipped; the rest import.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import logging
+import math
+import re
+import time
+import unicodedata
+import urllib.parse
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator, NamedTuple, Sequence
+
+from encoders.base import Encoder
+from indexers.image_io import ImageDecodeError, open_image, save_thumbnail
+from indexers.report import IndexReport
+from indexers.thumbs import thumb_path
+from milvus import Collection, Filter, VectorStore
+
+log = logging.getLogger(__name__)
+
+KIND = "product"
+KNOWN_COLUMNS = ("id", "title", "price", "currency", "category", "image")
+REQUIRED_COLUMNS = ("id", "price", "image")
+MAX_ID_BYTES = 64  # the row id column is VARCHAR(64)
+MAX_ROWS = 1_000_000
+QUERY_WINDOW = 16_384  # Milvus: offset + limit of one query
+URL_TIMEOUT_S = 10.0
+URL_MAX_BYTES = 20 * 1024 * 1024
+HASH_VERSION = "catalogue-v1"
+_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+
+
+class CatalogueError(ValueError):
+    """The catalogue file as a whole cannot be read (bad format, missing columns)."""
+
+
+class RowError(ValueError):
+    """One row is invalid; the message says why in a few words."""
+
+
+@dataclass
+class CatalogueItem:
+    """One valid row of a catalogue file."""
+
+    line: int
+    id: str
+    price: float
+    image: str  # as written in the file
+    title: str | None = None
+    currency: str | None = None
+    category: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class CatalogueReport(IndexReport):
+    """An IndexReport that also counts updated (changed) rows and pruned ones."""
+
+    updated: int = 0
+    removed: int = 0
+
+    def summary(self) -> str:
+        head, *rest = super().summary().split("\n")
+        extra = f" ({self.updated} of them updated)" if self.updated else ""
+        if self.removed:
+            extra += f", {self.removed} removed"
+        return "\n".join([head.replace(" indexed,", f" indexed{extra},", 1), *rest])
+
+    def to_dict(self) -> dict:
+        out = super().to_dict()
+        out.update(updated=self.updated, removed=self.removed)
+        return out
+
+
+# -- reading and validating -----------------------------------------------------------
+def parse_price(value: Any) -> float:
+    """A price as a finite, non-negative float; RowError says what is wrong."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise RowError("missing price")
+    if isinstance(value, bool):
+        raise RowError(f"price is not a number: {value!r}")
+    if isinstance(value, (int, float)):
+        price = float(value)
+    elif isinstance(value, str) and _NUMBER.fullmatch(value.strip()):
+        price = float(value.strip())
+    else:
+        raise RowError(f"price is not a number: {_short(value)}")
+    if not math.isfinite(price):
+        raise RowError(f"price is not a finite number: {_short(value)}")
+    if price < 0:
+        raise RowError(f"negative price: {_short(value)}")
+    return price
+
+
+def validate_id(value: Any) -> str:
+    """A catalogue id: 1–64 UTF-8 bytes, no control characters or backslashes."""
+    if value is None:
+        raise RowError("missing id")
+    text = str(value).strip() if not isinstance(value, bool) else ""
+    if isinstance(value, float) and value.is_integer():
+        text = str(int(value))
+    if not text:
+        raise RowError("missing id")
+    if len(text.encode("utf-8")) > MAX_ID_BYTES:
+        raise RowError(f"id longer than {MAX_ID_BYTES} bytes: {_short(text)}")
+    if "\\" in text or any(unicodedata.category(c).startswith("C") for c in text):
+        raise RowError(f"id contains a backslash or control character: {_short(text)}")
+    return text
+
+
+def _opt_text(value: Any, max_len: int) -> str | None:
+    if value is None:
+        return None
+    text = " ".join(str(value).split())
+    return text[:max_len] or None
+
+
+def _short(value: Any, n: int = 40) -> str:
+    text = repr(value) if not isinstance(value, str) else repr(value.strip())
+    return text if len(text) <= n else text[: n - 1] + "…'"
+
+
+def _item_from_record(record: dict[str, Any], line: int) -> CatalogueItem:
+    item_id = validate_id(record.get("id"))
+    price = parse_price(record.get("price"))
+    image = record.get("image")
+    if image is None or not str(image).strip():
+        raise RowError("missing image")
+    currency = _opt_text(record.get("currency"), 16)
+    extra = {k: v for k, v in record.items() if k not in KNOWN_COLUMNS and k is not None and v not in (None, "")}
+    return CatalogueItem(
+        line=line,
+        id=item_id,
+        price=price,
+        image=str(image).strip(),
+        title=_opt_text(record.get("title"), 1024),
+        currency=currency.upper() if currency else None,
+        category=_opt_text(record.get("category"), 256),
+        extra=extra,
+    )
+
+
+def detect_format(path: Path, text: str) -> str:
+    """"csv" or "jsonl", from the suffix, else from the first non-blank character."""
+    suffix = path.suffix.lower()
+    if suffix in (".jsonl", ".ndjson", ".json"):
+        return "jsonl"
+    if suffix in (".csv", ".tsv", ".txt"):
+        return "csv"
+    return "jsonl" if text.lstrip().startswith("{") else "csv"
+
+
+def _canonical_columns(names: Sequence[str]) -> list[str]:
+    """Known columns match case-insensitively (`Price` → `price`); others keep their name."""
+    out = []
+    for n in names:
+        key = (n or "").strip()
+        out.append(key.lower() if key.lower() in KNOWN_COLUMNS else key)
+    return out
+
+
+def _csv_records(text: str, delimiter: str) -> Iterator[tuple[int, dict[str, Any] | RowError]]:
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise CatalogueError("the catalogue is empty") from None
+    columns = _canonical_columns(header)
+    missing = [c for c in REQUIRED_COLUMNS if c not in columns]
+    if missing:
+        raise CatalogueError(
+            f"the catalogue has no {', '.join(missing)} column(s); its header is: {', '.join(header)[:200]}"
+        )
+    last_line = reader.line_num
+    while True:
+        start = last_line + 1
+        try:
+            fields = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            last_line = reader.line_num
+            yield start, RowError(f"unreadable CSV ({exc})")
+            continue
+        last_line = reader.line_num
+        if not fields or all(not f.strip() for f in fields):
+            continue
+        if len(fields) > len(columns):
+            yield start, RowError(f"{len(fields)} fields but the header has {len(columns)}")
+            continue
+        yield start, dict(zip(columns, fields + [""] * (len(columns) - len(fields))))
+
+
+def _jsonl_records(text: str) -> Iterator[tuple[int, dict[str, Any] | RowError]]:
+    for n, raw in enumerate(text.splitlines(), 1):
+        if not raw.strip():
+            continue
+        try:
+            obj = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            yield n, RowError(f"not valid JSON ({exc.msg})")
+            continue
+        if not isinstance(obj, dict):
+            yield n, RowError("not a JSON object")
+            continue
+        record = dict(zip(_canonical_columns(list(obj)), obj.values()))
+        yield n, record
+
+
+class CatalogueFile(NamedTuple):
+    items: list[CatalogueItem]  # the valid rows
+    problems: list[tuple[int, str]]  # (line, reason) per bad row
+    ids: set[str]  # every readable id, valid row or not (`--prune` keeps a product whose row is broken)
+
+
+def read_catalogue(path: str | Path) -> CatalogueFile:
+    """Read and validate a catalogue file. Duplicate ids: the first wins."""
+    path = Path(path)
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except FileNotFoundError:
+        raise CatalogueError(f"no such catalogue file: {path}") from None
+    except UnicodeDecodeError as exc:
+        raise CatalogueError(f"{path} is not UTF-8 text (byte {exc.start})") from None
+    fmt = detect_format(path, text)
+    if fmt == "jsonl":
+        records = _jsonl_records(text)
+    else:
+        delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
+        records = _csv_records(text, delimiter)
+    items: list[CatalogueItem] = []
+    problems: list[tuple[int, str]] = []
+    first_line: dict[str, int] = {}
+    seen: set[str] = set()
+    for line, record in records:
+        if isinstance(record, RowError):
+            problems.append((line, str(record)))
+            continue
+        try:
+            seen.add(validate_id(record.get("id")))
+        except RowError:
+            pass
+        try:
+            item = _item_from_record(record, line)
+        except RowError as exc:
+            problems.append((line, str(exc)))
+            continue
+        if item.id in first_line:
+            problems.append((line, f"duplicate id {item.id!r} (first on line {first_line[item.id]})"))
+            continue
+        first_line[item.id] = line
+        items.append(item)
+        if len(items) > MAX_ROWS:
+            raise CatalogueError(f"more than {MAX_ROWS:,} rows; split the catalogue")
+    return CatalogueFile(items, problems, seen)
+
+
+# -- images -----------------------------------------------------------------------------
+def is_url(ref: str) -> bool:
+    return urllib.parse.urlsplit(ref).scheme.lower() in ("http", "https")
+
+
+def resolve_image(ref: str, base_dir: Path) -> Path:
+    """The local file for an image reference, refusing paths outside `base_dir`."""
+    scheme = urllib.parse.urlsplit(ref).scheme
+    if len(scheme) > 1:  # "c:" is a drive letter, not a scheme
+        raise RowError(f"unsupported image location {_short(ref)} (use a relative path or an http(s) URL)")
+    base = base_dir.resolve()
+    target = (base / ref).resolve()
+    if not target.is_relative_to(base):
+        raise RowError(f"image path escapes the catalogue's folder: {_short(ref)}")
+    if not target.is_file():
+        raise RowError(f"image not found: {_short(ref)}")
+    return target
+
+
+def fetch_url(url: str, timeout: float = URL_TIMEOUT_S, max_bytes: int = URL_MAX_BYTES) -> bytes:
+    """Download an image with a timeout and a size cap."""
+    req = urllib.request.Request(url, headers={"User-Agent": "mmsearch-catalogue/1"})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310 (scheme checked by is_url)
+            data = resp.read(max_bytes + 1)
+    except OSError as exc:  # URLError, timeouts and HTTP errors are all OSErrors
+        raise RowError(f"cannot fetch image {_short(url, 80)} ({getattr(exc, 'reason', exc)})") from None
+    if len(data) > max_bytes:
+        raise RowError(f"image at {_short(url, 80)} is larger than {max_bytes // 1_000_000} MB")
+    return data
+
+
+@dataclass
+class _Prepared:
+    item: CatalogueItem
+    source: str  # absolute path or URL
+    hash: str
+
+
+def row_hash(item: CatalogueItem, image_digest: str) -> str:
+    """Hash of everything stored for a row: its fields, the image reference and bytes."""
+    payload = json.dumps(
+        {
+            "v": HASH_VERSION,
+            "id": item.id,
+            "title": item.title,
+            "price": item.price,
+            "currency": item.currency,
+            "category": item.category,
+            "image": item.image,
+            "extra": item.extra,
+            "image_digest": image_digest,
+        },
+        sort_keys=True,
+        ensure_ascii=False,
+        default=str,
+    )
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def _prepare(item: CatalogueItem, base_dir: Path, allow_urls: bool) -> _Prepared:
+    if is_url(item.image):
+        if not allow_urls:
+            raise RowError("image URLs are turned off (--no-urls)")
+        # URL rows hash the URL, not the bytes: a re-import must not download everything again.
+        return _Prepared(item, item.image, row_hash(item, "url"))
+    path = resolve_image(item.image, base_dir)
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    return _Prepared(item, str(path), row_hash(item, digest))
+
+
+# -- storing -------------------------------------------------------------------------
+def stored_hashes(coll: Collection, ids: Sequence[str]) -> dict[str, str | None]:
+    """id → meta["hash"] for the ids already in `coll` (queried with typed filters)."""
+    out: dict[str, str | None] = {}
+    ids = list(ids)
+    for i in range(0, len(ids), 500):
+        chunk = ids[i : i + 500]
+        for row in coll.query(Filter.is_in("id", chunk), limit=len(chunk)):
+            meta = row.get("meta") or {}
+            out[row["id"]] = meta.get("hash") if isinstance(meta, dict) else None
+    return out
+
+
+def all_ids(coll: Collection, page: int = 4096) -> list[str]:
+    """Every row id in a collection. Milvus caps offset + limit at 16 384 per query."""
+    total = coll.count()
+    if total > QUERY_WINDOW:
+        raise CatalogueError(f"--prune handles collections of up to {QUERY_WINDOW:,} items; {coll.name} has {total:,}")
+    ids: list[str] = []
+    for offset in range(0, QUERY_WINDOW, page):
+        rows = coll.query(Filter.ne("id", ""), limit=min(page, QUERY_WINDOW - offset), offset=offset)
+        ids.extend(r["id"] for r in rows)
+        if len(rows) < page:
+            break
+    return ids
+
+
+def product_row(prep: _Prepared, vector: Any, store_uri: str, size: tuple[int, int], text: str | None) -> dict[str, Any]:
+    it = prep.item
+    words = [it.title or "", it.category or ""] + [v for v in it.extra.values() if isinstance(v, str) and not _NUMBER.fullmatch(v)]
+    description = " · ".join(w for w in words if w)
+    return {
+        "id": it.id,
+        "vector": vector,
+        "source": prep.source,
+        "kind": KIND,
+        "title": it.title or it.id,
+        "price": it.price,
+        "currency": it.currency,
+        "category": it.category,
+        "text": "; ".join(t for t in (description, text) if t) or None,
+        "meta": {
+            "hash": prep.hash,
+            "thumb": str(thumb_path(store_uri, prep.hash)),
+            "image": it.image,
+            "line": it.line,
+            "width": size[0],
+            "height": size[1],
+            "extra": it.extra,
+        },
+    }
+
+
+def _decode(prep: _Prepared, store_uri: str, url_timeout: float):
+    source: str | bytes = fetch_url(prep.source, url_timeout) if is_url(prep.source) else prep.source
+    img = open_image(source)
+    tp = thumb_path(store_uri, prep.hash)
+    if not tp.exists():
+        save_thumbnail(img, tp)
+    return img
+
+
+def index_catalogue(
+    path: str | Path,
+    store: VectorStore,
+    encoders: Sequence[Encoder],
+    batch_size: int = 32,
+    progress: bool = False,
+    allow_urls: bool = True,
+    url_timeout: float = URL_TIMEOUT_S,
+    prune: bool = False,
+    workers: int = 2,
+) -> CatalogueReport:
+    """Import (or re-import) a catalogue file into a `product` collection per encoder."""
+    from tqdm import tqdm
+
+    t0 = time.perf_counter()
+    path = Path(path)
+    report = CatalogueReport(kind="catalogue")
+    items, problems, file_ids = read_catalogue(path)
+    where = path.name
+    for line, reason in problems:
+        report.skip(f"{where}:{line}", reason)
+    collections: list[tuple[Encoder, Collection]] = [
+        (enc, store.collection(KIND, enc.spec.id, enc.spec.dim, enc.spec.metric)) for enc in encoders
+    ]
+    report.collections = [c.name for _, c in collections]
+
+    # 1. resolve and hash images (cheap), keep rows whose hash differs in some collection
+    prepared: list[_Prepared] = []
+    base_dir = path.resolve().parent
+    with ThreadPoolExecutor(workers) as pool:
+        futures = [(it, pool.submit(_prepare, it, base_dir, allow_urls)) for it in items]
+        for it, fut in futures:
+            try:
+                prepared.append(fut.result())
+            except RowError as exc:
+                report.skip(f"{where}:{it.line}", str(exc))
+            except OSError as exc:
+                report.skip(f"{where}:{it.line}", f"cannot read image ({exc.strerror or exc})")
+    stored = [stored_hashes(c, [p.item.id for p in prepared]) for _, c in collections]
+    todo = [p for p in prepared if any(s.get(p.item.id) != p.hash for s in stored)]
+    was_there = {p.item.id for p in todo if any(p.item.id in s for s in stored)}
+    report.unchanged = len(prepared) - len(todo)
+
+    # 2. decode the next batch on worker threads while the models embed this one
+    batches = [todo[i : i + batch_size] for i in range(0, len(todo), batch_size)]
+    bar = tqdm(total=len(todo), unit="item", desc="importing catalogue", disable=not progress or not todo)
+    with ThreadPoolExecutor(workers) as pool:
+        pending = [pool.submit(_decode, p, store.uri, url_timeout) for p in batches[0]] if batches else []
+        for i, batch in enumerate(batches):
+            results = []
+            for p, fut in zip(batch, pending):
+                try:
+                    results.append((p, fut.result()))
+                except (RowError, ImageDecodeError) as exc:
+                    report.skip(f"{where}:{p.item.line}", str(exc))
+                except OSError as exc:
+                    report.skip(f"{where}:{p.item.line}", f"cannot read image ({exc.strerror or exc})")
+            pending = [pool.submit(_decode, p, store.uri, url_timeout) for p in batches[i + 1]] if i + 1 < len(batches) else []
+            if results:
+                _embed_and_store(results, collections, store.uri)
+                report.indexed += len(results)
+                report.updated += sum(1 for p, _ in results if p.item.id in was_there)
+            bar.update(len(batch))
+    bar.close()
+
+    if prune:
+        keep = file_ids
+        for _, coll in collections:
+            gone = [i for i in all_ids(coll) if i not in keep]
+            for j in range(0, len(gone), 500):
+                coll.delete(gone[j : j + 500])
+            report.removed = max(report.removed, len(gone))
+    for _, coll in collections:
+        coll.flush()
+    report.seconds = time.perf_counter() - t0
+    log.info("catalogue %s: %s", path, report.summary().splitlines()[0])
+    return report
+
+
+def _embed_and_store(batch: list[tuple[_Prepared, Any]], collections: list[tuple[Encoder, Collection]], store_uri: str) -> None:
+    images = [img for _, img in batch]
+    for enc, coll in collections:
+        vecs = enc.embed_documents(images)
+        labels = _labels(enc, images)
+        rows = [
+            product_row(p, v, store_uri, img.info.get("orig_size", img.size), lab)
+            for (p, img), v, lab in zip(batch, vecs, labels)
+        ]
+        coll.upsert(rows)
+
+
+def _labels(enc: Encoder, images: list[Any]) -> list[str | None]:
+    """Predicted ImageNet labels for encoders that classify (the offline label bridge)."""
+    classify = getattr(getattr(enc, "image_encoder", None), "classify", None)
+    if classify is None:
+        return [None] * len(images)
+    return ["; ".join(f"{name} ({p:.2f})" for name, p in labels) for labels in classify(images, top=5)]
