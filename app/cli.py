@@ -204,6 +204,26 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return cmd_serve(args)
 
 
+def cmd_db_serve(args: argparse.Namespace) -> int:
+    """Serve a Lite `.db` over gRPC on loopback so several processes can share it."""
+    import shutil
+    import subprocess
+
+    from milvus.client import is_lite
+
+    if not is_lite(args.db):
+        raise CliError(f"{args.db} is already a server URI; `db serve` shares a local .db file")
+    exe = shutil.which("milvus-lite") or str(Path(sys.executable).with_name("milvus-lite"))
+    if not Path(exe).exists():
+        raise CliError("the milvus-lite command is not installed (pip install 'milvus-lite>=3.2')")
+    uri = f"http://{args.host}:{args.port}"
+    _err(f"mmsearch: serving {args.db} at {uri}; point other processes at it with --db {uri} (Ctrl+C to stop)")
+    try:
+        return subprocess.call([exe, "server", "--data-dir", str(Path(args.db).resolve()), "--host", args.host, "--port", str(args.port)])
+    except KeyboardInterrupt:
+        return 0
+
+
 # -- parser -------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     from milvus.store import default_uri
@@ -220,7 +240,7 @@ def build_parser() -> argparse.ArgumentParser:
     idx = sub.add_parser("index", help="index content").add_subparsers(dest="what", required=True)
     ii = idx.add_parser("images", parents=[common], help="index folders of photos")
     ii.add_argument("paths", nargs="+")
-    ii.add_argument("--batch-size", type=int, default=32)
+    ii.add_argument("--batch-size", type=int, default=None, help="default: the model's best size for the device")
     ii.add_argument("--json", action="store_true", help="print the report as JSON")
     ii.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     ii.set_defaults(func=cmd_index_images)
@@ -245,6 +265,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("doctor", parents=[common], help="check models, weights and the database").set_defaults(func=cmd_doctor)
 
+    db = sub.add_parser("db", help="database tools").add_subparsers(dest="what", required=True)
+    dbs = db.add_parser("serve", parents=[common], help="share a Lite .db with other processes over loopback gRPC")
+    dbs.add_argument("--host", default="127.0.0.1")
+    dbs.add_argument("--port", type=int, default=19530)
+    dbs.set_defaults(func=cmd_db_serve)
+
     models = sub.add_parser("models", help="list or download models").add_subparsers(dest="what", required=True)
     models.add_parser("list", parents=[common], help="known encoders and their weights").set_defaults(func=cmd_models_list)
     mp = models.add_parser("pull", parents=[common], help="download weights (needs a network)")
@@ -258,7 +284,7 @@ def build_parser() -> argparse.ArgumentParser:
         sp.set_defaults(func=func)
         if name == "demo":
             sp.add_argument("--data-dir", default="data")
-            sp.add_argument("--batch-size", type=int, default=32)
+            sp.add_argument("--batch-size", type=int, default=None)
             sp.add_argument("-q", "--quiet", action="store_true")
             sp.add_argument("--no-serve", action="store_true", help="index the samples only")
     return p
@@ -272,7 +298,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(levelname)s %(name)s: %(message)s",
     )
     if args.verbose:
-        for name in ("grpc._server", "pymilvus", "pymilvus.decorators"):
+        for name in ("grpc._server", "pymilvus", "pymilvus.decorators", "milvus_lite"):
             logging.getLogger(name).setLevel(logging.DEBUG)
     if hasattr(args, "k") and not 1 <= args.k <= 1000:
         parser.error("-k must be between 1 and 1000")

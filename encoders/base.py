@@ -74,10 +74,14 @@ class Encoder:
     """
 
     spec: EncoderSpec
+    # Measured per model on 2 CPU cores (bench/index_images.py): depthwise CNNs run
+    # fastest in small batches on a CPU, transformers in larger ones; GPUs want big batches.
+    cpu_batch_size: int = 32
+    gpu_batch_size: int = 128
 
-    def __init__(self, device: str = "auto", batch_size: int = 32) -> None:
+    def __init__(self, device: str = "auto", batch_size: int | None = None) -> None:
         self.device_request = device
-        self.batch_size = batch_size
+        self.batch_size = batch_size or (self.cpu_batch_size if self.device == "cpu" else self.gpu_batch_size)
         self._loaded = False
         self._lock = threading.Lock()
         self.weights_source: str = "not loaded"

@@ -23,7 +23,7 @@ def _item_bytes(item: Any) -> bytes:
 class FakeEncoder(Encoder):
     """Hash-seeded random unit vectors. Equal inputs give equal vectors; nothing else holds."""
 
-    def __init__(self, dim: int = 16, device: str = "cpu", batch_size: int = 32) -> None:
+    def __init__(self, dim: int = 16, device: str = "cpu", batch_size: int | None = None) -> None:
         super().__init__(device=device, batch_size=batch_size)
         self.spec = EncoderSpec(
             id=f"fake:{dim}",

@@ -25,13 +25,16 @@ LABEL_BRIDGE_ID = "label_bridge:efficientnet_lite0+all-MiniLM-L6-v2"
 class LabelBridgeEncoder(Encoder):
     """Images → weighted label-text embeddings; queries → MiniLM text embeddings."""
 
+    # Same as the image encoder's, so both see the same chunks and share one forward pass.
+    cpu_batch_size = TimmEfficientNetEncoder.cpu_batch_size
+
     def __init__(
         self,
         image_encoder: TimmEfficientNetEncoder | None = None,
         text_encoder: SentenceTransformerEncoder | None = None,
         top_k: int = 5,
         device: str = "auto",
-        batch_size: int = 32,
+        batch_size: int | None = None,
     ) -> None:
         super().__init__(device=device, batch_size=batch_size)
         self.image_encoder = image_encoder or TimmEfficientNetEncoder(device=device, batch_size=batch_size)

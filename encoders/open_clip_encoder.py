@@ -21,7 +21,7 @@ _WEIGHT_FILES = ("open_clip_model.safetensors", "open_clip_pytorch_model.bin")
 class OpenClipEncoder(Encoder):
     """An open_clip model: `embed_documents(images)`, `embed_queries(texts or images)`."""
 
-    def __init__(self, model: str = "ViT-B-32", pretrained: str | None = "laion2b_s34b_b79k", device: str = "auto", batch_size: int = 32) -> None:
+    def __init__(self, model: str = "ViT-B-32", pretrained: str | None = "laion2b_s34b_b79k", device: str = "auto", batch_size: int | None = None) -> None:
         super().__init__(device=device, batch_size=batch_size)
         self.model_name = model
         self.pretrained = pretrained or "random"
@@ -92,7 +92,7 @@ class OpenClipEncoder(Encoder):
                 precision="fp16" if self.device == "cuda" else "fp32",
             )
             self._tokenizer = open_clip.get_tokenizer(self.model_name)
-        except (OSError, RuntimeError, ValueError) as exc:
+        except Exception as exc:  # unreadable or wrong weights raise many types (e.g. SafetensorError)
             raise WeightsNotFoundError(self.spec.id, override_env_var(self.spec.id), str(exc).splitlines()[0][:200]) from exc
         self._model = model.eval()
         self._preprocess = preprocess

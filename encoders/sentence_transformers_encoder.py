@@ -43,7 +43,7 @@ def packaged_minilm_path() -> Path | None:
 class SentenceTransformerEncoder(Encoder):
     """Any sentence-transformers model by name; `dim` truncates Matryoshka models."""
 
-    def __init__(self, name: str = "all-MiniLM-L6-v2", dim: int | None = None, device: str = "auto", batch_size: int = 64) -> None:
+    def __init__(self, name: str = "all-MiniLM-L6-v2", dim: int | None = None, device: str = "auto", batch_size: int | None = None) -> None:
         super().__init__(device=device, batch_size=batch_size)
         self.name = name
         info = KNOWN_TEXT_MODELS.get(name, {})

@@ -31,7 +31,9 @@ def packaged_efficientnet_path() -> Path | None:
 class TimmEfficientNetEncoder(Encoder):
     """Pooled 1280-d image features plus ImageNet class probabilities from one forward pass."""
 
-    def __init__(self, device: str = "auto", batch_size: int = 32) -> None:
+    cpu_batch_size = 8
+
+    def __init__(self, device: str = "auto", batch_size: int | None = None) -> None:
         super().__init__(device=device, batch_size=batch_size)
         self.spec = EncoderSpec(
             id=EFFICIENTNET_ID,
@@ -60,7 +62,10 @@ class TimmEfficientNetEncoder(Encoder):
         if path is None:
             raise WeightsNotFoundError(EFFICIENTNET_ID, override_env_var(EFFICIENTNET_ID))
         model = timm.create_model("tf_efficientnet_lite0", pretrained=False)
-        src = torch.load(path, map_location="cpu", weights_only=True)
+        try:
+            src = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as exc:  # not a readable checkpoint
+            raise WeightsNotFoundError(EFFICIENTNET_ID, override_env_var(EFFICIENTNET_ID), f"{path}: {str(exc).splitlines()[0][:200]}") from exc
         dst = model.state_dict()
         if len(src) != len(dst):
             raise WeightsNotFoundError(EFFICIENTNET_ID, override_env_var(EFFICIENTNET_ID), f"{path} has {len(src)} tensors, expected {len(dst)}")

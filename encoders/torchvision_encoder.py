@@ -16,7 +16,9 @@ RESNET50_ID = "torchvision:resnet50"
 class TorchvisionResNet50Encoder(Encoder):
     """Image→image with a CNN: global-average-pooled ResNet50 features."""
 
-    def __init__(self, pretrained: bool = True, device: str = "auto", batch_size: int = 32) -> None:
+    cpu_batch_size = 16
+
+    def __init__(self, pretrained: bool = True, device: str = "auto", batch_size: int | None = None) -> None:
         super().__init__(device=device, batch_size=batch_size)
         self.pretrained = pretrained
         self.spec = EncoderSpec(
@@ -59,7 +61,10 @@ class TorchvisionResNet50Encoder(Encoder):
             path = self._weights_file()
             if path is None:
                 raise WeightsNotFoundError(RESNET50_ID, override_env_var(RESNET50_ID))
-            model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+            try:
+                model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+            except Exception as exc:  # not a checkpoint, or not ResNet50's
+                raise WeightsNotFoundError(RESNET50_ID, override_env_var(RESNET50_ID), f"{path}: {str(exc).splitlines()[0][:200]}") from exc
             self.weights_source = str(path)
         else:
             self.weights_source = "random init (tests only)"

@@ -65,7 +65,7 @@ def index_images(
     paths: Sequence[str | Path],
     store: VectorStore,
     encoders: Sequence[Encoder],
-    batch_size: int = 32,
+    batch_size: int | None = None,
     progress: bool = True,
     workers: int = 2,
 ) -> IndexReport:
@@ -77,6 +77,7 @@ def index_images(
     from tqdm import tqdm
 
     t0 = time.perf_counter()
+    batch_size = batch_size or max(enc.batch_size for enc in encoders)
     report = IndexReport(kind="images")
     files, missing = discover(paths, IMAGE_EXTENSIONS)
     for p, reason in missing:

@@ -18,7 +18,7 @@ _lock = threading.Lock()
 # RPCs it does not implement (AllocTimestamp, which pymilvus calls while waiting for an
 # index and then does without), and pymilvus logs every RPC error it re-raises. We
 # report errors ourselves, in one sentence; `-v` turns these loggers back on.
-for _name in ("grpc._server", "pymilvus", "pymilvus.decorators"):
+for _name in ("grpc._server", "pymilvus", "pymilvus.decorators", "milvus_lite"):
     logging.getLogger(_name).setLevel(logging.CRITICAL)
 
 

@@ -115,9 +115,14 @@ def test_truncated_jpeg_is_refused(make_jpeg):
         open_image(data[: len(data) // 2])
 
 
-def test_save_thumbnail_writes_a_small_jpeg(tmp_path):
+def test_save_thumbnail_writes_a_small_square_jpeg(tmp_path):
+    """Thumbnails are size × size JPEGs with the whole photo letterboxed inside (aspect kept)."""
     target = tmp_path / "th" / "ab" / "abc.jpg"
-    save_thumbnail(Image.new("RGB", (600, 300), (1, 2, 3)), target, size=256)
+    save_thumbnail(Image.new("RGB", (600, 300), (200, 30, 30)), target, size=256)
     with Image.open(target) as th:
-        assert th.format == "JPEG" and th.size == (256, 128)
+        assert th.format == "JPEG" and th.size == (256, 256)
+        r, g, b = th.convert("RGB").getpixel((128, 128))  # inside the photo
+        assert r > 170 and g < 70 and b < 70
+        r, g, b = th.convert("RGB").getpixel((128, 20))  # the band above the 256×128 photo
+        assert min(r, g, b) > 200
     assert not list(target.parent.glob("*.tmp"))

@@ -123,12 +123,14 @@ def test_thumbnails_are_written_beside_the_db(make_images, store, fake16, tmp_db
 def test_exif_rotated_photo_is_stored_upright(tmp_path, store, fake16, make_jpeg):
     folder = tmp_path / "exif"
     folder.mkdir()
-    (folder / "portrait.jpg").write_bytes(make_jpeg(size=(80, 40), exif_orientation=6))
+    (folder / "portrait.jpg").write_bytes(make_jpeg(size=(80, 40), color=(20, 20, 20), exif_orientation=6))
     index_images([folder], store, [fake16], progress=False)
     (row,) = _all_rows(store.find("image", "fake:16"))
     assert (row["meta"]["width"], row["meta"]["height"]) == (40, 80)
     with Image.open(row["meta"]["thumb"]) as th:
-        assert th.size == (40, 80)
+        # the dark photo inside the light letterbox is upright: 40 wide, 80 tall
+        left, top, right, bottom = th.convert("L").point(lambda v: 255 if v < 128 else 0).getbbox()
+    assert right - left == pytest.approx(40, abs=2) and bottom - top == pytest.approx(80, abs=2)
 
 
 def test_gif_is_indexed_from_its_first_frame(tmp_path, store, fake16):

@@ -1,0 +1,106 @@
+"""open_clip (a tiny config and ViT-B-32) and ResNet50 with random weights: shapes, norms,
+batching, and text/image queries landing in one searchable space. No weights are needed."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from app.search import SearchEngine, load_query_image
+from encoders import EncoderError, get_encoder
+from encoders.profiles import Profile
+from indexers.images import index_images
+
+pytestmark = pytest.mark.slow
+
+TEXTS = ["a cat", "a rocket on a launch pad", "red shoes", "an astronaut", "a bowl of coffee"]
+
+
+@pytest.fixture(params=["tiny", "ViT-B-32"])
+def clip(request, tiny_clip_id):
+    """(encoder, expected dim): the shared registry instance, on the CPU for exact comparisons."""
+    eid, dim = (tiny_clip_id, 64) if request.param == "tiny" else ("open_clip:ViT-B-32/random", 512)
+    enc = get_encoder(eid, "cpu")
+    old = enc.batch_size
+    yield enc, dim
+    enc.batch_size = old
+
+
+def _unit(x: np.ndarray) -> bool:
+    return bool(np.allclose(np.linalg.norm(x, axis=1), 1.0, atol=1e-5))
+
+
+def test_clip_dims_and_unit_norm(clip, test_images):
+    enc, dim = clip
+    assert enc.spec.dim == dim
+    docs = enc.embed_documents(test_images[:3])
+    texts = enc.embed_queries(TEXTS[:2])
+    assert docs.shape == (3, dim) and texts.shape == (2, dim)
+    assert docs.dtype == np.float32 and texts.dtype == np.float32
+    assert _unit(docs) and _unit(texts)
+    assert enc.weights_source.startswith("random")
+
+
+def test_clip_batching_matches_one_by_one(clip, test_images):
+    enc, _ = clip
+    enc.batch_size = 4  # 6 images → batches of 4 and 2
+    batched = enc.embed_documents(test_images)
+    single = np.concatenate([enc.embed_documents([im]) for im in test_images])
+    assert np.allclose(batched, single, atol=1e-4)
+    enc.batch_size = 2
+    t_batched = enc.embed_queries(TEXTS)
+    t_single = np.concatenate([enc.embed_queries([t]) for t in TEXTS])
+    assert np.allclose(t_batched, t_single, atol=1e-4)
+    assert not np.allclose(batched[0], batched[1], atol=1e-3)  # different inputs, different vectors
+
+
+def test_clip_text_and_image_queries_share_the_document_space(clip, test_images):
+    enc, dim = clip
+    img_query = enc.embed_queries([test_images[0]])
+    assert np.allclose(img_query, enc.embed_documents([test_images[0]]), atol=1e-5)
+    text_query = enc.embed_queries(["a cat"])
+    assert text_query.shape == (1, dim)
+    assert not np.allclose(text_query, img_query, atol=1e-2)
+    with pytest.raises(EncoderError, match="all texts or all images"):
+        enc.embed_queries(["a cat", test_images[0]])
+
+
+def test_tiny_clip_profile_end_to_end(tiny_clip_id, test_images, tmp_path, store):
+    """Index files with the tiny CLIP, then query the same collection by text and by photo."""
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    for i, im in enumerate(test_images):
+        im.save(folder / f"p{i}.png")
+    enc = get_encoder(tiny_clip_id, "cpu")
+    report = index_images([folder], store, [enc], progress=False)
+    assert report.indexed == 6 and not report.failed
+    profile = Profile("tiny", image_encoders=(tiny_clip_id,), text_to_image=tiny_clip_id, image_to_image=tiny_clip_id, text=tiny_clip_id)
+    assert profile.shared_text_image_space
+    engine = SearchEngine(store, profile, device="cpu")
+
+    hits = engine.search_image(load_query_image(folder / "p3.png"), k=3)
+    assert hits[0].title == "p3" and hits[0].score == pytest.approx(1.0, abs=1e-3)
+
+    text_hits = engine.search_text("a cat", k=6)
+    assert len(text_hits) == 6
+    # the store's score for a text query is the cosine with the stored image vectors
+    qv = enc.embed_queries(["a cat"])[0]
+    stored = {r["id"]: np.asarray(r["vector"]) for r in store.find("image", tiny_clip_id).query(with_vectors=True)}
+    for h in text_hits:
+        assert h.score == pytest.approx(float(qv @ stored[h.id]), abs=1e-3)
+
+
+def test_resnet50_random(test_images):
+    enc = get_encoder("torchvision:resnet50/random", "cpu")
+    assert enc.spec.dim == 2048 and enc.spec.id == "torchvision:resnet50/random"
+    old = enc.batch_size
+    enc.batch_size = 3
+    try:
+        batched = enc.embed_documents(test_images[:4])  # batches of 3 and 1
+    finally:
+        enc.batch_size = old
+    assert batched.shape == (4, 2048) and batched.dtype == np.float32 and _unit(batched)
+    single = np.concatenate([enc.embed_documents([im]) for im in test_images[:4]])
+    assert np.allclose(batched, single, atol=1e-4)
+    assert np.allclose(enc.embed_queries([test_images[0]]), batched[:1], atol=1e-4)
+    assert enc.weights_source.startswith("random")
