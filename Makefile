@@ -7,7 +7,7 @@ STAMP := $(VENV)/.mmsearch-installed
 PORT ?= 8501
 DB ?= data/mmsearch.db
 
-.PHONY: help install sysdeps demo serve test test-fast bench clean
+.PHONY: help install server-venv sysdeps demo serve test test-fast bench clean
 
 help:
 	@echo "make demo   - install, index the sample photos and catalogue, start the app"
@@ -25,6 +25,16 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# A real Milvus 2.3.5 standalone server for the congruence tests, in its own venv:
+# the PyPI package `milvus` would shadow this repo's milvus/ package in .venv.
+SERVER_VENV := .venv-milvus-server
+$(SERVER_VENV)/.installed:
+	@test -x $(SERVER_VENV)/bin/python || $(PYTHON) -m venv $(SERVER_VENV)
+	$(SERVER_VENV)/bin/python -m pip install -q 'milvus==2.3.5'
+	@touch $@
+
+server-venv: $(SERVER_VENV)/.installed
+
 # System packages: Chromium for the browser tests, sample photos and Fashion-MNIST for the demo.
 sysdeps:
 	@missing=""; \
@@ -41,13 +51,13 @@ demo: install sysdeps
 serve: install
 	$(VENV)/bin/mmsearch serve --db $(DB) --port $(PORT)
 
-test: install sysdeps
+test: install server-venv sysdeps
 	$(PY) -m pytest
 
 test-fast: install
 	$(PY) -m pytest -m "not slow and not ui"
 
-bench: install sysdeps
+bench: install server-venv sysdeps
 	$(PY) -m bench
 
 clean:

@@ -6,11 +6,21 @@ from pathlib import Path
 
 import streamlit as st
 
-st.set_page_config(page_title="mmsearch", page_icon="🔎", layout="wide")
+st.set_page_config(page_title="mmsearch", page_icon=":material/search:", layout="wide")
 
 _here = Path(__file__).parent / "pages"
-pages = [st.Page(str(_here / "search.py"), title="Search", icon=":material/search:", default=True)]
-if (_here / "catalogue.py").exists():
-    pages.append(st.Page(str(_here / "catalogue.py"), title="Catalogue", icon=":material/storefront:"))
-pages.append(st.Page(str(_here / "status.py"), title="Status", icon=":material/monitor_heart:"))
+# (file, title, icon); a page appears once its file exists.
+PAGES = [
+    ("search.py", "Search", ":material/search:"),
+    ("catalogue.py", "Catalogue", ":material/storefront:"),
+    ("audio.py", "Sounds", ":material/graphic_eq:"),
+    ("video.py", "Video moments", ":material/movie:"),
+    ("ask.py", "Ask your documents", ":material/forum:"),
+    ("status.py", "Status", ":material/monitor_heart:"),
+]
+pages = [
+    st.Page(str(_here / name), title=title, icon=icon, default=(name == "search.py"))
+    for name, title, icon in PAGES
+    if (_here / name).exists()
+]
 st.navigation(pages).run()

@@ -41,6 +41,7 @@ class Filter:
     """An AND of typed conditions. Build with the class methods and `&`."""
 
     clauses: tuple[str, ...] = field(default_factory=tuple)
+    numeric_fields: frozenset[str] = frozenset()  # fields compared as numbers (see Collection)
 
     @classmethod
     def eq(cls, name: str, value: object) -> "Filter":
@@ -52,15 +53,15 @@ class Filter:
 
     @classmethod
     def lt(cls, name: str, value: float) -> "Filter":
-        return cls((f"{_field(name)} < {_literal(float(value))}",))
+        return cls((f"{_field(name)} < {_literal(float(value))}",), frozenset({name}))
 
     @classmethod
     def le(cls, name: str, value: float) -> "Filter":
-        return cls((f"{_field(name)} <= {_literal(float(value))}",))
+        return cls((f"{_field(name)} <= {_literal(float(value))}",), frozenset({name}))
 
     @classmethod
     def ge(cls, name: str, value: float) -> "Filter":
-        return cls((f"{_field(name)} >= {_literal(float(value))}",))
+        return cls((f"{_field(name)} >= {_literal(float(value))}",), frozenset({name}))
 
     @classmethod
     def between(cls, name: str, low: float | None, high: float | None) -> "Filter":
@@ -82,7 +83,7 @@ class Filter:
         return cls((f"{_field(name)} is not null",))
 
     def __and__(self, other: "Filter") -> "Filter":
-        return Filter(self.clauses + other.clauses)
+        return Filter(self.clauses + other.clauses, self.numeric_fields | other.numeric_fields)
 
     def __bool__(self) -> bool:
         return bool(self.clauses)

@@ -13,7 +13,8 @@ import logging
 import os
 import re
 from dataclasses import dataclass
-from typing import Any, Iterable, Sequence
+from functools import cached_property
+from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -27,6 +28,12 @@ DEFAULT_LITE_PATH = "./data/mmsearch.db"
 SCALAR_FIELDS = ("source", "kind", "title", "text", "price", "currency", "category", "start_s", "end_s", "meta")
 _MAX_LEN = {"id": 64, "source": 4096, "kind": 32, "title": 1024, "text": 8192, "currency": 16, "category": 256}
 _PROP_KEYS = ("mmsearch.kind", "mmsearch.encoder", "mmsearch.dim", "mmsearch.metric")
+SPARSE_FIELD = "sparse"  # BM25 term weights, computed by Milvus from `text` (text collections only)
+_NUMBER_FIELDS = ("price", "start_s", "end_s")
+_STRING_FIELDS = ("source", "kind", "title", "text", "currency", "category")
+# Servers before Milvus 2.5 have no nullable fields: there a missing number is stored as
+# this sentinel (prices and times are never negative) and a missing string as "".
+NO_NUMBER = -1.0
 
 
 def default_uri() -> str:
@@ -56,27 +63,53 @@ class VectorStore:
     def __init__(self, uri: str | None = None) -> None:
         self.uri = normalise_uri(uri or default_uri())
         self.client = connect(self.uri)
+        self.server_version = self._server_version()
+        self.supports_nullable = self.is_lite or self.server_version >= (2, 5)
+
+    def _server_version(self) -> tuple[int, int]:
+        """(major, minor) of a server; Lite reports its own version and is treated as current."""
+        if self.is_lite:
+            return (99, 0)
+        raw = str(self.client.get_server_version())
+        m = re.search(r"(\d+)\.(\d+)", raw)
+        return (int(m.group(1)), int(m.group(2))) if m else (0, 0)
 
     @property
     def is_lite(self) -> bool:
         return is_lite(self.uri)
 
-    def collection(self, kind: str, encoder_id: str, dim: int, metric: str = "COSINE", create: bool = True) -> "Collection":
-        """Open the (kind, encoder) collection, creating it if asked; mismatches raise."""
+    def collection(
+        self, kind: str, encoder_id: str, dim: int, metric: str = "COSINE", create: bool = True, bm25: bool = False
+    ) -> "Collection":
+        """Open the (kind, encoder) collection, creating it if asked; mismatches raise.
+
+        `bm25=True` asks, when creating, for Milvus's BM25 function over `text` (full-text and
+        hybrid search); stores without it get the plain schema (see `Collection.has_bm25`)."""
         name = collection_name(kind, encoder_id)
-        if self.client.has_collection(name):
-            info = self._info(name)
-            if info.encoder != encoder_id or info.dim != dim or info.metric != metric:
-                raise CollectionMismatchError(
-                    f"collection {name} holds {info.encoder} vectors (dim {info.dim}, {info.metric}); "
-                    f"it cannot be opened with {encoder_id} (dim {dim}, {metric}). Index into a new collection instead."
-                )
-            self._ensure_loaded(name)
-        elif create:
-            self._create(name, kind, encoder_id, dim, metric)
-        else:
+        if create and not self.client.has_collection(name):
+            try:
+                if bm25:
+                    self._create_with_bm25(name, kind, encoder_id, dim, metric)
+                else:
+                    self._create(name, kind, encoder_id, dim, metric)
+            except Exception:
+                if not self.client.has_collection(name):
+                    raise
+                # another process created it at the same moment: check it like any other
+        if not self.client.has_collection(name):
             raise StoreError(f"nothing indexed yet for {kind} with {encoder_id}")
-        return Collection(self, name, kind, encoder_id, dim, metric)
+        info = self._info(name)
+        if info.encoder != encoder_id or info.dim != dim or info.metric != metric:
+            raise CollectionMismatchError(
+                f"collection {name} holds {info.encoder} vectors (dim {info.dim}, {info.metric}); "
+                f"it cannot be opened with {encoder_id} (dim {dim}, {metric}). Index into a new collection instead."
+            )
+        self._ensure_loaded(name)
+        return Collection(self, name, kind, encoder_id, dim, metric, self._nullable(name))
+
+    def _nullable(self, name: str) -> bool:
+        fields = self.client.describe_collection(name).get("fields", [])
+        return any(f.get("nullable") for f in fields) if self.supports_nullable else False
 
     def find(self, kind: str, encoder_id: str) -> "Collection | None":
         """The collection if it exists, else None (never creates)."""
@@ -85,7 +118,7 @@ class VectorStore:
             return None
         info = self._info(name)
         self._ensure_loaded(name)
-        return Collection(self, name, info.kind, info.encoder, info.dim, info.metric)
+        return Collection(self, name, info.kind, info.encoder, info.dim, info.metric, self._nullable(name))
 
     def list_collections(self) -> list[CollectionInfo]:
         out = []
@@ -100,21 +133,39 @@ class VectorStore:
         self.client.drop_collection(collection_name(kind, encoder_id))
 
     # -- internals -------------------------------------------------------------
-    def _create(self, name: str, kind: str, encoder_id: str, dim: int, metric: str) -> None:
-        from pymilvus import DataType
+    def _create_with_bm25(self, name: str, kind: str, encoder_id: str, dim: int, metric: str) -> None:
+        """Create with the BM25 function; a store without it (e.g. server 2.3) gets the plain schema."""
+        try:
+            self._create(name, kind, encoder_id, dim, metric, bm25=True)
+        except Exception as exc:  # the server rejects the sparse field or the function
+            log.info("%s: no BM25 in this Milvus (%s); full-text ranking will run in the client", name, str(exc).splitlines()[0][:200])
+            if self.client.has_collection(name):
+                self.client.drop_collection(name)
+            self._create(name, kind, encoder_id, dim, metric)
+
+    def _create(self, name: str, kind: str, encoder_id: str, dim: int, metric: str, bm25: bool = False) -> None:
+        from pymilvus import DataType, Function, FunctionType
 
         meta = {"mmsearch.kind": kind, "mmsearch.encoder": encoder_id, "mmsearch.dim": str(dim), "mmsearch.metric": metric}
         schema = self.client.create_schema(auto_id=False, enable_dynamic_field=False, description=json.dumps(meta))
         schema.add_field("id", DataType.VARCHAR, max_length=_MAX_LEN["id"], is_primary=True)
         schema.add_field("vector", DataType.FLOAT_VECTOR, dim=dim)
-        for f in ("source", "kind", "title", "text", "currency", "category"):
-            schema.add_field(f, DataType.VARCHAR, max_length=_MAX_LEN[f], nullable=True)
-        schema.add_field("price", DataType.DOUBLE, nullable=True)
-        schema.add_field("start_s", DataType.FLOAT, nullable=True)
-        schema.add_field("end_s", DataType.FLOAT, nullable=True)
-        schema.add_field("meta", DataType.JSON, nullable=True)
+        nullable = {"nullable": True} if self.supports_nullable else {}
+        for f in _STRING_FIELDS:
+            analyzer = {"enable_analyzer": True} if bm25 and f == "text" else {}
+            schema.add_field(f, DataType.VARCHAR, max_length=_MAX_LEN[f], **nullable, **analyzer)
+        schema.add_field("price", DataType.DOUBLE, **nullable)
+        schema.add_field("start_s", DataType.FLOAT, **nullable)
+        schema.add_field("end_s", DataType.FLOAT, **nullable)
+        schema.add_field("meta", DataType.JSON, **nullable)
         index = self.client.prepare_index_params()
         index.add_index("vector", index_type="HNSW", metric_type=metric, params={"M": 16, "efConstruction": 200})
+        if bm25:  # Milvus tokenises `text` and keeps BM25 term weights in `sparse`
+            schema.add_field(SPARSE_FIELD, DataType.SPARSE_FLOAT_VECTOR)
+            schema.add_function(
+                Function(name="text_bm25", function_type=FunctionType.BM25, input_field_names=["text"], output_field_names=[SPARSE_FIELD])
+            )
+            index.add_index(SPARSE_FIELD, index_type="SPARSE_INVERTED_INDEX", metric_type="BM25")
         self.client.create_collection(name, schema=schema, index_params=index, properties=meta)
         self.client.load_collection(name)
         log.info("created collection %s (%s, dim %d)", name, encoder_id, dim)
@@ -135,15 +186,21 @@ class VectorStore:
                 pass
         if not all(k in meta for k in _PROP_KEYS):
             raise StoreError(f"collection {name} was not made by mmsearch")
-        count = int(self.client.get_collection_stats(name).get("row_count", 0))
+        if self.is_lite:
+            count = int(self.client.get_collection_stats(name).get("row_count", 0))
+        else:
+            self._ensure_loaded(name)
+            res = self.client.query(name, filter="", output_fields=["count(*)"], consistency_level="Strong")
+            count = int(res[0]["count(*)"]) if res else 0
         return CollectionInfo(name, meta["mmsearch.kind"], meta["mmsearch.encoder"], int(meta["mmsearch.dim"]), meta["mmsearch.metric"], count)
 
 
 class Collection:
     """One (kind, encoder) collection."""
 
-    def __init__(self, store: VectorStore, name: str, kind: str, encoder_id: str, dim: int, metric: str) -> None:
+    def __init__(self, store: VectorStore, name: str, kind: str, encoder_id: str, dim: int, metric: str, nullable: bool = True) -> None:
         self.store, self.name, self.kind, self.encoder_id, self.dim, self.metric = store, name, kind, encoder_id, dim, metric
+        self.nullable = nullable
         self.client = store.client
 
     def upsert(self, rows: Sequence[dict[str, Any]]) -> int:
@@ -168,6 +225,23 @@ class Collection:
             row[f] = v
         if row["kind"] is None:
             row["kind"] = self.kind
+        if not self.nullable:
+            for f in _STRING_FIELDS:
+                row[f] = "" if row[f] is None else row[f]
+            for f in _NUMBER_FIELDS:
+                row[f] = NO_NUMBER if row[f] is None else row[f]
+            row["meta"] = row["meta"] if row["meta"] is not None else {}
+        return row
+
+    def _restore(self, row: dict[str, Any]) -> dict[str, Any]:
+        """Undo the no-nullable sentinels so every backend returns the same rows."""
+        if not self.nullable:
+            for f in _STRING_FIELDS:
+                if row.get(f) == "":
+                    row[f] = None
+            for f in _NUMBER_FIELDS:
+                if row.get(f) is not None and row[f] < 0:
+                    row[f] = None
         return row
 
     def existing_ids(self, ids: Iterable[str]) -> set[str]:
@@ -184,7 +258,8 @@ class Collection:
         if not ids:
             return []
         fields = ["id", *SCALAR_FIELDS] + (["vector"] if with_vectors else [])
-        return list(self.client.get(self.name, ids=list(ids), output_fields=fields))
+        rows = self.client.get(self.name, ids=list(ids), output_fields=fields, **self._strong())
+        return [self._restore(dict(r)) for r in rows]
 
     def search(
         self,
@@ -200,6 +275,7 @@ class Collection:
         if vectors.shape[1] != self.dim:
             raise StoreError(f"query of dim {vectors.shape[1]} does not fit {self.name} (dim {self.dim})")
         k = max(1, min(int(k), 16384))
+        filter = self._guard(filter)
         res = self.client.search(
             self.name,
             data=vectors.tolist(),
@@ -209,25 +285,107 @@ class Collection:
             search_params={"metric_type": self.metric, "params": {"ef": max(64, k)}},
             **(self._strong() if strong else {}),
         )
+        return self._hit_rows(res)
+
+    def _hit_rows(self, res: Any, score=float) -> list[list[dict[str, Any]]]:
+        """pymilvus search results → per query, dicts with `id`, `score` and the scalar fields."""
         out = []
         for hits in res:
             rows = []
             for h in hits:
                 ent = dict(h.get("entity") or {})
                 ent["id"] = h["id"]
-                ent["score"] = float(h["distance"])
-                rows.append(ent)
+                ent["score"] = score(h["distance"])
+                rows.append(self._restore(ent))
             out.append(rows)
         return out
+
+    # -- full text (BM25) ---------------------------------------------------------
+    @cached_property
+    def has_bm25(self) -> bool:
+        """True when Milvus keeps BM25 weights of `text` here (created with `bm25=True` on Lite 3.x / server ≥ 2.5)."""
+        functions = self.client.describe_collection(self.name).get("functions") or []
+        return any(SPARSE_FIELD in (fn.get("output_field_names") or []) for fn in functions)
+
+    def text_search(self, texts: Sequence[str], k: int = 10, filter: Filter | None = None) -> list[list[dict[str, Any]]]:
+        """BM25 full-text search by Milvus (needs `has_bm25`); `score` is the BM25 score, higher is better."""
+        self._need_bm25()
+        res = self.client.search(
+            self.name,
+            data=[str(t) for t in texts],
+            anns_field=SPARSE_FIELD,
+            limit=max(1, min(int(k), 16384)),
+            filter=self._expr(filter),
+            output_fields=list(SCALAR_FIELDS),
+            search_params={"metric_type": "BM25"},
+            **self._strong(),
+        )
+        return self._hit_rows(res, score=lambda d: abs(float(d)))  # Milvus Lite reports BM25 negated
+
+    def hybrid_search(
+        self, vector: np.ndarray, text: str, k: int = 10, filter: Filter | None = None, candidates: int = 50, rrf_k: int = 60
+    ) -> list[dict[str, Any]]:
+        """Dense and BM25 top-`candidates`, fused by Milvus's reciprocal-rank ranker (needs `has_bm25`).
+        `score` is the RRF score: the sum over both lists of 1 / (rrf_k + rank)."""
+        from pymilvus import AnnSearchRequest, RRFRanker
+
+        self._need_bm25()
+        expr = self._expr(filter)
+        n = max(1, min(int(candidates), 16384))
+        vec = np.asarray(vector, dtype=np.float32).reshape(-1).tolist()
+        reqs = [
+            AnnSearchRequest(data=[vec], anns_field="vector", param={"metric_type": self.metric, "params": {"ef": max(64, n)}}, limit=n, expr=expr),
+            AnnSearchRequest(data=[str(text)], anns_field=SPARSE_FIELD, param={"metric_type": "BM25"}, limit=n, expr=expr),
+        ]
+        res = self.client.hybrid_search(
+            self.name, reqs=reqs, ranker=RRFRanker(rrf_k), limit=max(1, min(int(k), n)), output_fields=list(SCALAR_FIELDS), **self._strong()
+        )
+        return self._hit_rows(res)[0]
+
+    def scan(self, filter: Filter | None = None, fields: Sequence[str] = ("id", "text"), batch_size: int = 1000) -> Iterator[dict[str, Any]]:
+        """Every row matching `filter`, in batches (no vector search): for client-side ranking."""
+        # pymilvus warns on every Lite iterator that it timestamps in the client, which is fine here
+        logging.getLogger("pymilvus.client.iterator.query_iterator").setLevel(logging.ERROR)
+        it = self.client.query_iterator(
+            self.name, batch_size=batch_size, filter=self._expr(filter) or 'id != ""', output_fields=list(fields), **self._strong()
+        )
+        try:
+            while batch := it.next():
+                for row in batch:
+                    yield self._restore(dict(row))
+        finally:
+            it.close()
+
+    def _need_bm25(self) -> None:
+        if not self.has_bm25:
+            raise StoreError(f"{self.name} has no BM25 index (this Milvus lacks full-text search); rank text in the client instead")
+
+    def _expr(self, filter: Filter | None) -> str:
+        filter = self._guard(filter)
+        return filter.expr() if filter else ""
 
     def query(self, filter: Filter | None = None, limit: int = 100, offset: int = 0, with_vectors: bool = False) -> list[dict[str, Any]]:
         """Rows matching a filter, without vector search (browsing)."""
         fields = ["id", *SCALAR_FIELDS] + (["vector"] if with_vectors else [])
+        filter = self._guard(filter)
         expr = filter.expr() if filter else 'id != ""'
-        return list(self.client.query(self.name, filter=expr, output_fields=fields, limit=limit, offset=offset, **self._strong()))
+        rows = self.client.query(self.name, filter=expr, output_fields=fields, limit=limit, offset=offset, **self._strong())
+        return [self._restore(dict(r)) for r in rows]
+
+    def _guard(self, filter: Filter | None) -> Filter | None:
+        """Without nullable fields, keep the missing-number sentinel out of numeric comparisons."""
+        if filter is None or self.nullable:
+            return filter
+        for f in sorted(filter.numeric_fields & set(_NUMBER_FIELDS)):
+            filter = filter & Filter.ge(f, 0.0)
+        return filter
 
     def count(self) -> int:
-        return int(self.client.get_collection_stats(self.name).get("row_count", 0))
+        """Rows stored. Lite's stats are exact; a server's count only flushed rows, so ask it."""
+        if self.store.is_lite:
+            return int(self.client.get_collection_stats(self.name).get("row_count", 0))
+        res = self.client.query(self.name, filter="", output_fields=["count(*)"], consistency_level="Strong")
+        return int(res[0]["count(*)"]) if res else 0
 
     def delete(self, ids: Sequence[str]) -> None:
         if ids:

@@ -1,0 +1,132 @@
+"""Local Milvus servers on loopback, without Docker: for `mmsearch db serve`, tests and benchmarks.
+
+- `lite-server`: `milvus-lite server` (milvus-lite 3.x) serving one data dir over gRPC.
+- `milvus-2.3.5`: the real standalone server shipped in the PyPI package `milvus==2.3.5`.
+  Its import name collides with this package, so it lives in its own venv
+  (`.venv-milvus-server`, made by `make server-venv`) and runs as a subprocess.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from milvus.errors import StoreError
+
+log = logging.getLogger(__name__)
+
+REPO = Path(__file__).resolve().parents[1]
+SERVER_VENV = Path(os.environ.get("MMSEARCH_MILVUS_SERVER_VENV", REPO / ".venv-milvus-server"))
+
+# Runs inside the server venv with `python -I` (no cwd on sys.path: `milvus` is the PyPI package there).
+_LAUNCH_235 = r"""
+import signal, sys, time
+from milvus import MilvusServer, MilvusServerConfig
+server = MilvusServer(MilvusServerConfig(), wait_for_started=True)
+server.set_base_dir(sys.argv[1])
+server.listen_port = int(sys.argv[2])
+def stop(*_):
+    server.stop()
+    sys.exit(0)
+signal.signal(signal.SIGTERM, stop)
+signal.signal(signal.SIGINT, stop)
+server.start()
+print("READY", flush=True)
+while server.running:
+    time.sleep(0.5)
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_port(port: int, proc: subprocess.Popen, timeout: float, log_path: Path) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise StoreError(f"the Milvus server exited with code {proc.returncode}; see {log_path}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.3)
+    raise StoreError(f"the Milvus server did not open port {port} within {timeout:.0f} s; see {log_path}")
+
+
+class LocalServer:
+    """A Milvus server subprocess on 127.0.0.1; use as a context manager. `uri` is its address."""
+
+    def __init__(self, backend: str, data_dir: Path, port: int | None = None) -> None:
+        if backend not in ("lite-server", "milvus-2.3.5"):
+            raise ValueError(f"unknown server backend {backend!r}")
+        self.backend = backend
+        self.data_dir = Path(data_dir)
+        self.port = port or free_port()
+        self.uri = f"http://127.0.0.1:{self.port}"
+        self.proc: subprocess.Popen | None = None
+        self.log_path = self.data_dir.parent / f"{self.data_dir.name}-{backend}.log"
+
+    def command(self) -> tuple[list[str], Path]:
+        if self.backend == "lite-server":
+            exe = shutil.which("milvus-lite") or str(Path(sys.executable).with_name("milvus-lite"))
+            if not Path(exe).exists():
+                raise StoreError("the milvus-lite command is not installed (pip install 'milvus-lite>=3.2')")
+            # --host is explicit: the default is 0.0.0.0
+            return [exe, "server", "--data-dir", str(self.data_dir), "--host", "127.0.0.1", "--port", str(self.port)], REPO
+        py = SERVER_VENV / "bin" / "python"
+        if not py.exists():
+            raise StoreError(f"no Milvus 2.3.5 server venv at {SERVER_VENV}; run `make server-venv`")
+        # cwd is the data dir so this repo's milvus/ package can never shadow the server's.
+        return [str(py), "-I", "-c", _LAUNCH_235, str(self.data_dir), str(self.port)], self.data_dir
+
+    def start(self, timeout: float = 120.0) -> "LocalServer":
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        cmd, cwd = self.command()
+        logf = open(self.log_path, "w")
+        self.proc = subprocess.Popen(cmd, cwd=cwd, stdout=logf, stderr=subprocess.STDOUT, start_new_session=True)
+        logf.close()
+        _wait_port(self.port, self.proc, timeout, self.log_path)
+        if self.backend == "milvus-2.3.5":
+            self._wait_ready(timeout)
+        log.info("%s listening at %s (pid %d)", self.backend, self.uri, self.proc.pid)
+        return self
+
+    def _wait_ready(self, timeout: float) -> None:
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if "READY" in self.log_path.read_text(errors="ignore"):
+                return
+            if self.proc is not None and self.proc.poll() is not None:
+                break
+            time.sleep(0.3)
+        raise StoreError(f"the Milvus 2.3.5 server did not become healthy; see {self.log_path}")
+
+    def stop(self) -> None:
+        """Stop the server and everything it started (its process group), by PID."""
+        if self.proc is None:
+            return
+        try:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            self.proc.wait(15)
+        except ProcessLookupError:
+            pass
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(5)
+        self.proc = None
+
+    def __enter__(self) -> "LocalServer":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()

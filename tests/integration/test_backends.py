@@ -1,0 +1,186 @@
+"""Congruence: the same store tests on Milvus Lite (.db), `milvus-lite server` and a real
+Milvus 2.3.5 standalone server (PyPI `milvus`, in its own venv), all on loopback.
+
+Each backend must give the same answers: exact top-10 on a small set, the same filtered
+rows, the same upsert/delete semantics, and None for missing values.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from milvus import CollectionMismatchError, Filter, VectorStore
+from milvus.client import close
+from milvus.servers import LocalServer
+
+pytestmark = pytest.mark.slow
+BACKENDS = ["lite", "lite-server", "milvus-2.3.5"]
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def backend(request, tmp_path_factory):
+    """(name, uri) of a running backend; servers are stopped by PID at the end of the module."""
+    root = tmp_path_factory.mktemp(request.param)
+    if request.param == "lite":
+        uri = str(root / "t.db")
+        yield request.param, uri
+        close(uri)
+        return
+    with LocalServer(request.param, root / "data") as server:
+        yield request.param, server.uri
+        close(server.uri)
+
+
+@pytest.fixture()
+def store(backend):
+    store = VectorStore(backend[1])
+    for info in store.list_collections():
+        store.client.drop_collection(info.name)
+    return store
+
+
+def _clustered(n: int, dim: int, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    centres = rng.standard_normal((8, dim))
+    x = centres[rng.integers(0, 8, n)] + 0.3 * rng.standard_normal((n, dim))
+    return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
+
+
+def _rows(vecs: np.ndarray) -> list[dict]:
+    cats = ["shoes", 'say "hi"', "back\\slash", "bags"]
+    return [
+        {
+            "id": f"r{i:04d}",
+            "vector": v,
+            "source": f"/data/{i}.jpg",
+            "title": f"item {i}",
+            "price": float(i % 50) if i % 7 else None,
+            "category": cats[i % 4],
+            "start_s": float(i) if i % 3 == 0 else None,
+            "meta": {"i": i},
+        }
+        for i, v in enumerate(vecs)
+    ]
+
+
+def test_exact_top10_matches_numpy(store):
+    vecs = _clustered(300, 32)
+    coll = store.collection("image", "fake:32", 32)
+    assert coll.upsert(_rows(vecs)) == 300
+    coll.flush()
+    assert coll.count() == 300
+    queries = _clustered(5, 32, seed=1)
+    got = coll.search(queries, k=10, strong=True)
+    for q, hits in zip(queries, got):
+        truth = [f"r{i:04d}" for i in np.argsort(-(vecs @ q))[:10]]
+        assert [h["id"] for h in hits] == truth
+        assert hits[0]["score"] == pytest.approx(float(vecs[int(truth[0][1:])] @ q), abs=1e-4)
+
+
+def test_filters_give_the_same_rows(store):
+    vecs = _clustered(120, 16)
+    rows = _rows(vecs)
+    coll = store.collection("product", "fake:16", 16)
+    coll.upsert(rows)
+    coll.flush()
+    q = vecs[0]
+    for flt, keep in [
+        (Filter.lt("price", 10), lambda r: r["price"] is not None and r["price"] < 10),
+        (Filter.eq("category", 'say "hi"'), lambda r: r["category"] == 'say "hi"'),
+        (Filter.eq("category", "back\\slash") & Filter.ge("price", 20), lambda r: r["category"] == "back\\slash" and r["price"] is not None and r["price"] >= 20),
+        (Filter.eq("category", "x\" or id != \""), lambda r: False),
+    ]:
+        hits = coll.search(q, k=200, filter=flt, strong=True)[0]
+        assert {h["id"] for h in hits} == {r["id"] for r in rows if keep(r)}, flt.expr()
+
+
+def test_missing_values_come_back_as_none(store):
+    coll = store.collection("image", "fake:8", 8)
+    coll.upsert([{"id": "a", "vector": np.ones(8)}, {"id": "b", "vector": -np.ones(8), "price": 0.0, "title": "t", "start_s": 0.0}])
+    a, b = sorted(coll.get(["a", "b"]), key=lambda r: r["id"])
+    assert (a["price"], a["title"], a["start_s"], a["category"]) == (None, None, None, None)
+    assert (b["price"], b["title"], b["start_s"]) == (0.0, "t", 0.0)
+
+
+def test_upsert_replaces_and_delete_removes(store):
+    coll = store.collection("image", "fake:8", 8)
+    coll.upsert([{"id": "a", "vector": np.ones(8), "price": 5.0}])
+    coll.upsert([{"id": "a", "vector": np.ones(8), "price": 3.0}])
+    assert coll.count() == 1
+    assert coll.get(["a"])[0]["price"] == 3.0
+    assert coll.existing_ids(["a", "zz"]) == {"a"}
+    coll.delete(["a"])
+    assert coll.existing_ids(["a"]) == set()
+
+
+def test_other_encoder_is_refused(store):
+    store.collection("image", "fake:8", 8)
+    with pytest.raises(CollectionMismatchError, match="cannot be opened with"):
+        store.collection("image", "fake:8", 16)
+
+
+def test_indexer_is_idempotent_on_every_backend(store, sample_photos):
+    from encoders import get_encoder
+    from indexers.images import index_images
+
+    enc = get_encoder("fake:16")
+    first = index_images([sample_photos], store, [enc], progress=False)
+    second = index_images([sample_photos], store, [enc], progress=False)
+    assert first.indexed >= 15 and not first.failed
+    assert (second.indexed, second.unchanged) == (0, first.indexed)
+    assert store.find("image", "fake:16").count() == first.indexed
+
+
+def test_nullable_support_is_detected(backend, store):
+    name = backend[0]
+    # Milvus 2.3.5 predates nullable fields (2.5): the store stores sentinels instead.
+    assert store.supports_nullable is (name != "milvus-2.3.5")
+
+
+def test_two_processes_share_a_server(backend, tmp_path):
+    """Many processes at once: two CLI processes write and read concurrently through a server."""
+    name, uri = backend
+    env = dict(os.environ, MMSEARCH_PROFILE="offline")
+    code = (
+        "import sys, numpy as np\n"
+        "from milvus import VectorStore\n"
+        "s = VectorStore(sys.argv[1]); c = s.collection('image', 'fake:8', 8)\n"
+        "c.upsert([{'id': sys.argv[2] + str(i), 'vector': np.random.rand(8)} for i in range(50)])\n"
+        "print(len(c.search(np.random.rand(8), k=5, strong=True)[0]))\n"
+    )
+    if name == "lite":
+        VectorStore(uri)  # a Lite .db is one process's file: the others must be told so
+        res = subprocess.run([sys.executable, "-c", code, uri, "p"], capture_output=True, text=True, env=env, timeout=120)
+        assert res.returncode != 0 and "in use by another process" in res.stderr
+        return
+    procs = [subprocess.Popen([sys.executable, "-c", code, uri, tag], stdout=subprocess.PIPE, text=True, env=env) for tag in ("p", "q")]
+    outs = [p.communicate(timeout=120)[0].strip() for p in procs]
+    assert [p.returncode for p in procs] == [0, 0]
+    assert outs == ["5", "5"]
+    assert VectorStore(uri).find("image", "fake:8").count() == 100
+
+
+def test_lite_lock_message(tmp_path):
+    """A second process opening a Lite .db in use gets one sentence pointing at `db serve`."""
+    uri = str(tmp_path / "locked.db")
+    VectorStore(uri)  # this process now holds the file
+    try:
+        res = subprocess.run(
+            [sys.executable, "-m", "app.cli", "doctor", "--db", uri], capture_output=True, text=True, timeout=120
+        )
+        res2 = subprocess.run(
+            [sys.executable, "-m", "app.cli", "search", "text", "cat", "--db", uri, "--profile", "offline"],
+            capture_output=True, text=True, timeout=120,
+        )
+    finally:
+        close(uri)
+    assert "in use by another process" in res.stdout
+    assert res2.returncode == 1
+    assert res2.stderr.strip().splitlines()[-1].startswith("mmsearch: error: the database")
+    assert "mmsearch db serve" in res2.stderr and "Traceback" not in res2.stderr
