@@ -55,6 +55,11 @@ def default_floor(encoder_id: str) -> float:
     return FAMILY_FLOORS.get(encoder_id.partition(":")[0], FALLBACK_FLOOR)
 
 
+def fmt_score(x: float) -> str:
+    """0.7 → "0.70", 0.995 → "0.995": two decimals unless that would round."""
+    return f"{x:.2f}" if abs(x * 100 - round(x * 100)) < 1e-6 else f"{x:.3f}"
+
+
 def saving_of(anchor_price: float | None, price: float | None) -> tuple[float | None, float | None]:
     """(absolute saving, saving as a fraction of the anchor price); negative when dearer."""
     if anchor_price is None or price is None:
@@ -162,7 +167,7 @@ class SimilarResult:
         what = "cheaper lookalike" if self.query.cheaper else "lookalike"
         if self.query.cheaper and self.query.min_saving:
             what = f"lookalike at least {self.query.min_saving:.0%} cheaper"
-        msg = f"no {what} above similarity {self.floor:.2f}"
+        msg = f"no {what} above similarity {fmt_score(self.floor)}"
         if self.best_below is not None:
             msg += f" (the closest candidate scores {self.best_below:.2f})"
         return msg
@@ -170,8 +175,9 @@ class SimilarResult:
 
 @dataclass
 class BrowsePage:
-    hits: list[Hit]
-    total: int
+    hits: list[Hit]  # this page of the items that match the filters (and every word)
+    total: int  # how many items match, over all pages
+    looks: list[Hit] = field(default_factory=list)  # with words: items that *look* like them (text→image)
     note: str = ""
 
 
@@ -234,6 +240,8 @@ class Catalogue:
     ) -> SimilarResult:
         """Items that look like catalogue item `item_id` (itself excluded), optionally cheaper."""
         q = (query or PriceQuery()).validated()
+        if _terms(plus) or _terms(minus):
+            self.require_shared_space()
         enc_id = self.image_encoder_id
         row = self._row(item_id, enc_id, with_vector=True)
         anchor = Hit.from_row(row, self.collection(enc_id).name)
@@ -259,6 +267,8 @@ class Catalogue:
     ) -> SimilarResult:
         """Items that look like a photo (PIL image); with a price, savings and 'cheaper' work."""
         q = (query or PriceQuery()).validated()
+        if _terms(plus) or _terms(minus):
+            self.require_shared_space()
         price = _check_price(price, "the price")
         vec = self.encoder(self.image_encoder_id).embed_queries([image])[0]
         return self._similar(vec, None, price, k, q, min_similarity, plus, minus, text_weight)
@@ -299,7 +309,9 @@ class Catalogue:
             if not q.admits(hit, anchor_price):
                 log.warning("dropped %s: the store returned a row outside the filter", hit.id)
                 continue
-            hit.saving, hit.saving_pct = saving_of(anchor_price, hit.price)
+            anchor_currency = anchor.currency if anchor is not None else q.currency
+            if not (anchor_currency and hit.currency and hit.currency != anchor_currency):  # no saving across currencies
+                hit.saving, hit.saving_pct = saving_of(anchor_price, hit.price)
             if hit.score < floor:
                 result.below_floor += 1
                 result.best_below = hit.score if result.best_below is None else max(result.best_below, hit.score)
@@ -329,14 +341,24 @@ class Catalogue:
     # -- composed queries -------------------------------------------------------------
     def compose(self, image_vec: np.ndarray, plus: Sequence[str] = (), minus: Sequence[str] = (), text_weight: float = DEFAULT_TEXT_WEIGHT) -> np.ndarray:
         """normalise(normalise(image) + w·Σ text(plus) − w·Σ text(minus)) in a shared text–image space."""
+        self.require_shared_space()
+        return compose_vectors(self.encoder(self.image_encoder_id), image_vec, _terms(plus), _terms(minus), text_weight)
+
+    @property
+    def can_compose(self) -> bool:
+        """True when images and texts share one vector space (CLIP/SigLIP), so composed queries work."""
         enc_id = self.image_encoder_id
-        if not self.profile.shared_text_image_space or "text" not in self.encoder(enc_id).spec.query_kinds:
+        return self.profile.shared_text_image_space and "text" in self.encoder(enc_id).spec.query_kinds
+
+    def require_shared_space(self) -> None:
+        """Raise a plain sentence when the profile cannot compose image and text."""
+        enc_id = self.image_encoder_id
+        if not self.can_compose:
             raise QueryError(
                 f"'like this, but …' needs a CLIP/SigLIP encoder (a shared text–image space); profile "
                 f"{self.profile.name} uses {enc_id}, whose images and texts are not comparable. "
                 "Use the full profile (CLIP weights: `mmsearch models pull open_clip:ViT-B-32/laion2b_s34b_b79k`)."
             )
-        return compose_vectors(self.encoder(enc_id), image_vec, _terms(plus), _terms(minus), text_weight)
 
     # -- browsing -----------------------------------------------------------------------
     def categories(self) -> list[str]:
@@ -356,38 +378,30 @@ class Catalogue:
         sort: str = "title",
         page: int = 0,
         page_size: int = 24,
-        semantic_extra: int = 24,
+        looks_k: int = 10,
     ) -> BrowsePage:
-        """A page of items matching the filters. With `text`: items whose title, category or
-        extra fields contain every word come first, then up to `semantic_extra` items that
-        *look* like the words (text→image search)."""
+        """A page of items matching the filters; with `text`, only items whose id, title,
+        category or extra fields contain every word. `looks` then holds up to `looks_k` other
+        items that *look* like the words (text→image search, same filters)."""
         q = replace((query or PriceQuery()).validated(), cheaper=False, min_saving=0.0)
         coll = self.collection()
         flt = q.to_filter()
-        words = [w for w in " ".join((text or "").lower().split()).split(" ") if w][:MAX_TERMS]
-        rows = self._all_rows(flt or None)
-        hits = [Hit.from_row(r, coll.name) for r in rows]
-        note = ""
-        if not words:
-            hits = _sort(hits, sort)
-        else:
-            matched = [h for h in hits if all(w in _haystack(h) for w in words)]
-            looks: list[Hit] = []
-            try:
-                looks = self._text_search(" ".join(words), flt, len(matched) + semantic_extra)
-            except QueryError as exc:
-                note = str(exc)
-            scores = {h.id: h.score for h in looks}
-            for h in matched:
-                h.score = scores.get(h.id, 0.0)
-                h.meta = {**h.meta, "match": "words"}
-            seen = {h.id for h in matched}
-            extra = [h for h in looks if h.id not in seen][:semantic_extra]
-            for h in extra:
-                h.meta = {**h.meta, "match": "looks"}
-            hits = _sort(matched, sort if sort != "title" else "score") + extra
+        words = [w for w in (text or "").lower().split() if w][:MAX_TERMS]
+        hits = [Hit.from_row(r, coll.name) for r in self._all_rows(flt or None)]
+        page_out = BrowsePage([], 0)
+        if words:
+            hits = [h for h in hits if all(w in _haystack(h) for w in words)]
+            if looks_k > 0:
+                try:
+                    seen = {h.id for h in hits}
+                    looks = self._text_search(" ".join(words), flt, len(hits) + looks_k)
+                    page_out.looks = [h for h in looks if h.id not in seen][:looks_k]
+                except QueryError as exc:
+                    page_out.note = str(exc)
+        hits = _sort(hits, sort)
         start = max(0, page) * page_size
-        return BrowsePage(hits[start : start + page_size], len(hits), note)
+        page_out.hits, page_out.total = hits[start : start + page_size], len(hits)
+        return page_out
 
     def _text_search(self, text: str, flt: Filter, k: int) -> list[Hit]:
         enc_id = self.profile.text_to_image

@@ -90,9 +90,37 @@ def cmd_search_text(args: argparse.Namespace) -> int:
     from app.search import clean_text_query
 
     clean_text_query(args.query)  # an empty query fails before models and the database are touched
-    hits = _engine(args).search_text(args.query, kind=args.kind, k=args.k)
-    _print_hits(hits, args.json)
+    engine = _engine(args)
+    hits = engine.search_text(args.query, kind=args.kind, k=args.k)
+    _print_good_hits(hits, engine, args, args.kind, "text")
     return 0
+
+
+def _threshold(engine: Any, args: argparse.Namespace, kind: str, query_kind: str, encoder_id: str | None = None) -> float | None:
+    """`--min-score`: auto = the collection's calibrated good-match score, none = no cut-off, or a number."""
+    raw = getattr(args, "min_score", "auto")
+    if raw == "none":
+        return None
+    if raw == "auto":
+        return engine.good_match_threshold(kind, query_kind, encoder_id)
+    try:
+        return float(raw)
+    except ValueError:
+        raise CliError("--min-score takes auto, none or a number") from None
+
+
+def _print_good_hits(hits: list[Any], engine: Any, args: argparse.Namespace, kind: str, query_kind: str, encoder_id: str | None = None) -> None:
+    """Print the hits above the good-match threshold; say so when none is good."""
+    from app.search import split_by_threshold
+
+    threshold = _threshold(engine, args, kind, query_kind, encoder_id) if kind in ("image",) else None
+    good, weak = split_by_threshold(hits, threshold)
+    if hits and not good:
+        _err(
+            f"mmsearch: no good match: the best score {hits[0].score:.3f} is below the good-match threshold "
+            f"{threshold:.3f} (see `mmsearch eval`; --min-score none shows every result)"
+        )
+    _print_hits(good, args.json)
 
 
 def cmd_search_image(args: argparse.Namespace) -> int:
@@ -102,8 +130,9 @@ def cmd_search_image(args: argparse.Namespace) -> int:
     if not path.is_file():
         raise CliError(f"no such file: {path}")
     image = load_query_image(path)
-    hits = _engine(args).search_image(image, k=args.k, encoder_id=args.encoder)
-    _print_hits(hits, args.json)
+    engine = _engine(args)
+    hits = engine.search_image(image, k=args.k, encoder_id=args.encoder)
+    _print_good_hits(hits, engine, args, "image", "image", args.encoder)
     return 0
 
 
@@ -192,10 +221,20 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from app.demo_data import prepare_photos
 
+    from app.demo_catalogue import prepare_catalogue
+    from encoders import get_encoder
+    from indexers.catalogue import index_catalogue
+
     photos = prepare_photos(Path(args.data_dir) / "samples" / "photos")
     args.paths = [str(photos)]
     args.json = False
     code = cmd_index_images(args)
+    if code != 0:
+        return code
+    csv_path = prepare_catalogue(Path(args.data_dir) / "samples" / "catalogue")
+    profile = _profile(args)
+    encoders = [get_encoder(e, args.device, args.batch_size) for e in profile.image_encoders]
+    code = _finish_report(index_catalogue(csv_path, _store(args), encoders, progress=not args.quiet), False)
     if code != 0 or args.no_serve:
         return code
     from milvus.client import close
@@ -248,20 +287,24 @@ def build_parser() -> argparse.ArgumentParser:
     srch = sub.add_parser("search", help="search the index").add_subparsers(dest="what", required=True)
     st = srch.add_parser("text", parents=[common], help="search by words")
     st.add_argument("query")
-    st.add_argument("--kind", default="image", choices=["image"])
+    st.add_argument("--kind", default="image", choices=["image", "product", "audio", "video", "doc"])
     st.add_argument("-k", type=int, default=10)
     st.add_argument("--json", action="store_true")
+    st.add_argument("--min-score", default="auto", help="auto (calibrated good-match score), none, or a number")
     st.set_defaults(func=cmd_search_text)
     si = srch.add_parser("image", parents=[common], help="search by a photo")
     si.add_argument("file")
     si.add_argument("-k", type=int, default=10)
     si.add_argument("--encoder", default=None, help="search another image collection, e.g. torchvision:resnet50")
     si.add_argument("--json", action="store_true")
+    si.add_argument("--min-score", default="auto", help="auto (calibrated good-match score), none, or a number")
     si.set_defaults(func=cmd_search_image)
 
-    from app import cli_catalogue
+    from app import cli_audio, cli_catalogue, cli_docs
 
     cli_catalogue.register(sub, idx, srch, si, common)
+    cli_docs.register(sub, idx, common)
+    cli_audio.register(idx, srch, common)
 
     sub.add_parser("doctor", parents=[common], help="check models, weights and the database").set_defaults(func=cmd_doctor)
 

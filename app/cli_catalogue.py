@@ -15,7 +15,7 @@ from typing import Any
 
 from app.cli import CliError, _err, _finish_report, _out, _profile, _store, cmd_search_image
 
-_CATALOGUE_FLAGS = ("price", "cheaper", "min_saving", "max_price", "min_price", "category", "currency", "catalogue", "min_similarity")
+_CATALOGUE_FLAGS = ("price", "cheaper", "min_saving", "max_price", "min_price", "category", "currency", "catalogue")
 
 
 def register(sub, index_sub, search_sub, search_image_parser: argparse.ArgumentParser, common: argparse.ArgumentParser) -> None:
@@ -29,7 +29,7 @@ def register(sub, index_sub, search_sub, search_image_parser: argparse.ArgumentP
         "and skipped; a re-import updates changed rows and skips unchanged ones.",
     )
     ic.add_argument("file", help="catalogue .csv, .tsv or .jsonl")
-    ic.add_argument("--batch-size", type=int, default=32)
+    ic.add_argument("--batch-size", type=int, default=None, help="default: the model's best size for the device")
     ic.add_argument("--no-urls", action="store_true", help="refuse image URLs (local files only)")
     ic.add_argument("--url-timeout", type=float, default=10.0, help="seconds per image download (default 10)")
     ic.add_argument("--prune", action="store_true", help="delete stored items whose id is no longer in the file")
@@ -145,7 +145,7 @@ def cmd_similar(args: argparse.Namespace) -> int:
 def cmd_search_image_catalogue(args: argparse.Namespace) -> int:
     """`search image`: the photo search, or with price/catalogue/compose options the catalogue's."""
     wants_catalogue = any(getattr(args, f, None) not in (None, False, 0.0, []) for f in _CATALOGUE_FLAGS)
-    if not wants_catalogue and not (args.plus or args.minus):
+    if not wants_catalogue and not (args.plus or args.minus or args.min_similarity is not None):
         return cmd_search_image(args)
     from app.search import load_query_image
 
@@ -153,7 +153,7 @@ def cmd_search_image_catalogue(args: argparse.Namespace) -> int:
     if not path.is_file():
         raise CliError(f"no such file: {path}")
     if getattr(args, "encoder", None):
-        raise CliError("--encoder cannot be combined with catalogue or --plus/--minus options")
+        raise CliError("--encoder cannot be combined with catalogue, --plus/--minus or --min-similarity options")
     image = load_query_image(path)
     cat = _catalogue(args, kind="product" if wants_catalogue else "image")
     result = cat.similar_to_image(
@@ -166,11 +166,8 @@ def cmd_search_image_catalogue(args: argparse.Namespace) -> int:
 
 # -- output -----------------------------------------------------------------------
 def hit_json(hit: Any) -> dict[str, Any]:
-    """A hit's `--json` object: the common keys plus currency and category."""
-    out = hit.to_json()
-    out["currency"] = hit.currency
-    out["category"] = hit.category
-    return out
+    """A hit's `--json` object: the common keys (`id` is the catalogue's own id), `saving`, `saving_pct`."""
+    return hit.to_json()
 
 
 def _money(value: float | None, currency: str | None) -> str:
@@ -178,6 +175,8 @@ def _money(value: float | None, currency: str | None) -> str:
 
 
 def _print_result(result: Any, as_json: bool) -> None:
+    from app.catalogue import fmt_score
+
     if as_json:
         _out(json.dumps([hit_json(h) for h in result.hits], ensure_ascii=False))
         if not result.hits:
@@ -191,7 +190,7 @@ def _print_result(result: Any, as_json: bool) -> None:
         rules.append(f"≤ {result.query.max_price:g}")
     if result.query.categories:
         rules.append("in " + ", ".join(result.query.categories))
-    rules.append(f"similarity ≥ {result.floor:.2f}")
+    rules.append(f"similarity ≥ {fmt_score(result.floor)}")
     if a is not None:
         cat = f" ({a.category})" if a.category else ""
         _out(f"like {a.id} \"{a.title or ''}\"  {_money(a.price, a.currency)}{cat}  — {', '.join(rules)}")

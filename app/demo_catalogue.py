@@ -29,7 +29,7 @@ CATEGORIES = ("tops", "trousers", "knitwear", "dresses", "coats", "sandals", "sh
 BASE_PRICE = (18.0, 39.0, 45.0, 55.0, 120.0, 35.0, 32.0, 75.0, 60.0, 95.0)  # EUR, per class
 BRANDS = ("Nordlys", "Atelier Vine", "Basics Co", "Kestrel", "Umbra", "Lumen & Sons", "Pebble", "Marlow")
 COLUMNS = ("id", "title", "price", "currency", "category", "image", "brand", "class_index")
-IMAGE_SIDE = 112
+IMAGE_SIDE = 224  # thumbnails fill the UI cards; the models resize to 224 anyway
 
 
 class DemoDataMissing(RuntimeError):
@@ -141,10 +141,7 @@ def prepare_catalogue(dest_dir: str | Path, per_class: int = 60, n_duplicates: i
     rows, pixels = build_rows(images, labels, per_class=per_class, n_duplicates=n_duplicates)
     written = 0
     for row, px in zip(rows, pixels):
-        target = dest / str(row["image"])
-        if not target.exists():
-            _write_if_changed(target, product_png(px))
-            written += 1
+        written += _write_if_changed(dest / str(row["image"]), product_png(px))
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=COLUMNS, lineterminator="\n")
     w.writeheader()

@@ -24,9 +24,14 @@ OPENCV_PHOTOS = (
 
 
 def skimage_photo_dir() -> Path:
-    import skimage.data
+    """The photos inside the installed package (not `skimage.data.data_dir`, which points
+    at a download cache once one exists)."""
+    import importlib.util
 
-    return Path(skimage.data.data_dir)
+    spec = importlib.util.find_spec("skimage")
+    if spec is None or spec.origin is None:
+        raise RuntimeError("scikit-image is not installed: pip install 'mmsearch[demo]'")
+    return Path(spec.origin).parent / "data"
 
 
 def prepare_photos(dest: Path) -> Path:

@@ -76,6 +76,13 @@ class Hit:
         return self.meta.get("thumb")
 
 
+def split_by_threshold(hits: list[Hit], threshold: float | None) -> tuple[list[Hit], list[Hit]]:
+    """(good matches, weaker ones) for a calibrated threshold; all good when there is none."""
+    if threshold is None:
+        return hits, []
+    return [h for h in hits if h.score >= threshold], [h for h in hits if h.score < threshold]
+
+
 def clean_text_query(query: str) -> str:
     """Trim, refuse empty, cut very long queries."""
     q = " ".join((query or "").split())
@@ -92,6 +99,14 @@ class SearchEngine:
         self.profile = profile
         self.device = device
 
+    def good_match_threshold(self, kind: str, query_kind: str, encoder_id: str | None = None) -> float | None:
+        """The calibrated 'good match' score for queries of `query_kind` over `kind` items."""
+        from indexers.calibration import threshold_for
+
+        if encoder_id is None:
+            encoder_id = self.profile.text_to_image if query_kind == "text" else self.profile.image_to_image
+        return threshold_for(encoder_id, kind, query_kind)
+
     def encoder(self, encoder_id: str) -> Encoder:
         return get_encoder(encoder_id, self.device)
 
@@ -107,7 +122,15 @@ class SearchEngine:
     def search_text(self, query: str, kind: str = "image", k: int = 10, filter: Filter | None = None) -> list[Hit]:
         """Text → items of `kind`, best first."""
         q = clean_text_query(query)
-        if kind != "image":
+        if kind == "doc":  # document chunks and transcript segments: hybrid dense + BM25
+            from app.rag import search_docs
+
+            return search_docs(self.store, q, k=k, filter=filter, device=self.device)
+        if kind == "audio":  # through the audio encoder's stored tags (PANNs); aisfx has none
+            from app.audio_search import search_text_audio
+
+            return search_text_audio(self, q, k=k, filter=filter)
+        if kind not in ("image", "product"):
             raise QueryError(f"text search over {kind} is not available yet")
         enc_id = self.profile.text_to_image
         coll = self._collection(kind, enc_id)

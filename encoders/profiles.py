@@ -10,8 +10,10 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from encoders.aisfx_encoder import AISFX_ID
 from encoders.base import EncoderError
 from encoders.label_bridge import LABEL_BRIDGE_ID
+from encoders.panns_encoder import PANNS_ID
 from encoders.registry import get_encoder
 from encoders.sentence_transformers_encoder import MINILM_ID
 from encoders.timm_encoder import EFFICIENTNET_ID
@@ -28,6 +30,7 @@ class Profile:
     image_to_image: str  # answers photo queries
     text: str  # text documents, transcripts, tags
     note: str = ""
+    audio: str = ""  # sound clips (`index audio`, audio→audio; its tags, if any, answer text→sound)
 
     @property
     def shared_text_image_space(self) -> bool:
@@ -43,6 +46,7 @@ PROFILES: dict[str, Profile] = {
         image_to_image=CLIP_ID,
         text=MINILM_ID,
         note="CLIP ViT-B-32 for text→image and image→image, ResNet50 as a CNN alternative",
+        audio=PANNS_ID,
     ),
     "offline": Profile(
         "offline",
@@ -51,6 +55,7 @@ PROFILES: dict[str, Profile] = {
         image_to_image=EFFICIENTNET_ID,
         text=MINILM_ID,
         note="EfficientNet-Lite0 for image→image; text→image through ImageNet labels (knows only ImageNet's 1000 concepts)",
+        audio=AISFX_ID,
     ),
 }
 

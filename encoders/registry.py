@@ -19,6 +19,9 @@ KNOWN_IDS: dict[str, str] = {
     "label_bridge:efficientnet_lite0+all-MiniLM-L6-v2": "ImageNet labels × MiniLM, 384-d, offline text→image (profile offline)",
     "sentence_transformers:all-MiniLM-L6-v2": "MiniLM-L6 text, 384-d, offline weights",
     "sentence_transformers:nomic-embed-text-v1.5": "Nomic Embed v1.5 text, 768-d (Matryoshka: @256 etc.)",
+    "panns:Cnn14": "PANNs CNN14 (AudioSet), 2048-d sound embeddings + 527 tags (profile full)",
+    "panns_tags:Cnn14+all-MiniLM-L6-v2": "CNN14's AudioSet tags × MiniLM, 384-d, text→sound (profile full)",
+    "aisfx": "aiSFX sound-effects embeddings, 512-d, offline weights, no tags (profile offline)",
     "fake:16": "deterministic hash vectors (tests only)",
 }
 
@@ -74,6 +77,23 @@ def _build(encoder_id: str, device: str) -> Encoder:
         return LabelBridgeEncoder(
             image_encoder=get_encoder("timm:efficientnet_lite0", device),  # type: ignore[arg-type]
             text_encoder=get_encoder("sentence_transformers:all-MiniLM-L6-v2", device),  # type: ignore[arg-type]
+            device=device,
+        )
+    if family == "aisfx" and name in ("", "default"):
+        from encoders.aisfx_encoder import AisfxEncoder
+
+        return AisfxEncoder(device=device)
+    if family == "panns" and name in ("Cnn14", "Cnn14/random"):
+        from encoders.panns_encoder import PannsEncoder
+
+        return PannsEncoder(pretrained=not name.endswith("/random"), device=device)
+    if family == "panns_tags" and "+" in name:
+        from encoders.panns_encoder import PannsTagBridgeEncoder
+
+        audio, _, text = name.partition("+")
+        return PannsTagBridgeEncoder(
+            audio_encoder=get_encoder(f"panns:{audio}", device),  # type: ignore[arg-type]
+            text_encoder=get_encoder(f"sentence_transformers:{text}", device),
             device=device,
         )
     known = "\n  ".join(f"{k}  — {v}" for k, v in KNOWN_IDS.items())

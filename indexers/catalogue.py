@@ -372,6 +372,11 @@ def all_ids(coll: Collection, page: int = 4096) -> list[str]:
     return ids
 
 
+def _delete(coll: Collection, ids: list[str]) -> None:
+    """Delete rows by id (`Collection.delete` goes through a typed filter, quotes and all)."""
+    coll.delete(ids)
+
+
 def product_row(prep: _Prepared, vector: Any, store_uri: str, size: tuple[int, int], text: str | None) -> dict[str, Any]:
     it = prep.item
     words = [it.title or "", it.category or ""] + [v for v in it.extra.values() if isinstance(v, str) and not _NUMBER.fullmatch(v)]
@@ -411,7 +416,7 @@ def index_catalogue(
     path: str | Path,
     store: VectorStore,
     encoders: Sequence[Encoder],
-    batch_size: int = 32,
+    batch_size: int | None = None,
     progress: bool = False,
     allow_urls: bool = True,
     url_timeout: float = URL_TIMEOUT_S,
@@ -422,6 +427,7 @@ def index_catalogue(
     from tqdm import tqdm
 
     t0 = time.perf_counter()
+    batch_size = batch_size or max([enc.batch_size for enc in encoders] or [32])
     path = Path(path)
     report = CatalogueReport(kind="catalogue")
     items, problems, file_ids = read_catalogue(path)
@@ -477,10 +483,11 @@ def index_catalogue(
         for _, coll in collections:
             gone = [i for i in all_ids(coll) if i not in keep]
             for j in range(0, len(gone), 500):
-                coll.delete(gone[j : j + 500])
+                _delete(coll, gone[j : j + 500])
             report.removed = max(report.removed, len(gone))
     for _, coll in collections:
         coll.flush()
+    report.failed.sort(key=lambda f: int(f[0].rpartition(":")[2]))  # in file order
     report.seconds = time.perf_counter() - t0
     log.info("catalogue %s: %s", path, report.summary().splitlines()[0])
     return report

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from encoders.base import Encoder
+from indexers.calibration import calibrate_from_distribution
 from indexers.files import discover, file_digest, item_id
 from indexers.image_io import IMAGE_EXTENSIONS, ImageDecodeError, open_image, save_thumbnail
 from indexers.report import IndexReport
@@ -124,8 +125,10 @@ def index_images(
                 report.indexed += len(good)
             bar.update(len(batch))
     bar.close()
-    for _, c in collections:
+    for enc, c in collections:
         c.flush()
+        if report.indexed:
+            calibrate_from_distribution(c, enc)
     report.seconds = time.perf_counter() - t0
     return report
 

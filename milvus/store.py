@@ -258,7 +258,7 @@ class Collection:
         if not ids:
             return []
         fields = ["id", *SCALAR_FIELDS] + (["vector"] if with_vectors else [])
-        rows = self.client.get(self.name, ids=list(ids), output_fields=fields, **self._strong())
+        rows = self.client.query(self.name, filter=Filter.is_in("id", list(ids)).expr(), output_fields=fields, **self._strong())
         return [self._restore(dict(r)) for r in rows]
 
     def search(
@@ -388,13 +388,19 @@ class Collection:
         return int(res[0]["count(*)"]) if res else 0
 
     def delete(self, ids: Sequence[str]) -> None:
-        if ids:
-            self.client.delete(self.name, ids=list(ids))
+        """Delete rows by id, through a typed filter (pymilvus's `ids=` quotes ids unescaped)."""
+        ids = list(ids)
+        for i in range(0, len(ids), 500):
+            self.client.delete(self.name, filter=Filter.is_in("id", ids[i : i + 500]).expr())
 
     def flush(self) -> None:
-        """Seal what was written (servers); harmless on Lite."""
-        if not self.store.is_lite:
-            self.client.flush(self.name)
+        """Seal what was written; call after a bulk load.
+
+        On a server it persists the growing segment. On Milvus Lite it matters for speed:
+        unflushed rows sit in a memtable that every query scans by brute force in Python
+        (measured: ~2 s per query at 20k rows unflushed, vs an HNSW segment once flushed).
+        """
+        self.client.flush(self.name)
 
     def _strong(self) -> dict[str, Any]:
         return {} if self.store.is_lite else {"consistency_level": "Strong"}

@@ -18,12 +18,12 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
-    """55 items (5 per class + 5 planted lookalikes) imported with the offline profile."""
+    """35 items (3 per class + 5 planted lookalikes) imported with the offline profile."""
     from milvus.client import close
 
     root = tmp_path_factory.mktemp("democat")
     try:
-        csv_path = prepare_catalogue(root / "catalogue", per_class=5, n_duplicates=5)
+        csv_path = prepare_catalogue(root / "catalogue", per_class=3, n_duplicates=5)
     except DemoDataMissing as exc:
         pytest.fail(str(exc))
     db = str(root / "cat.db")
@@ -46,12 +46,12 @@ def _run_json(capsys, args: list[str]) -> list[dict]:
 def test_demo_catalogue_is_idempotent(demo, capsys):
     db, csv_path = demo
     before = csv_path.read_bytes()
-    assert prepare_catalogue(csv_path.parent, per_class=5, n_duplicates=5) == csv_path
+    assert prepare_catalogue(csv_path.parent, per_class=3, n_duplicates=5) == csv_path
     assert csv_path.read_bytes() == before
     rows = _rows(csv_path)
-    assert len(rows) == 55 and sum(r["id"].endswith("-L") for r in rows.values()) == 5
+    assert len(rows) == 35 and sum(r["id"].endswith("-L") for r in rows.values()) == 5
     report = _run_json(capsys, ["index", "catalogue", str(csv_path), "--db", db, "--profile", "offline", "--device", "cpu", "-q", "--json"])
-    assert (report["indexed"], report["unchanged"], report["skipped"]) == (0, 55, [])  # type: ignore[index]
+    assert (report["indexed"], report["unchanged"], report["skipped"]) == (0, 35, [])  # type: ignore[index]
 
 
 def test_planted_lookalike_ranks_first_among_cheaper(demo, capsys):

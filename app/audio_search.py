@@ -1,0 +1,140 @@
+"""Sound search shared by the CLI and the Streamlit app: a clip → similar windows of
+indexed files, and words → sounds through stored tags (no Streamlit imports here)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from app.search import Hit, QueryError, SearchEngine, _cached_query_vector
+from encoders.base import Encoder
+from milvus import Collection, Filter
+
+log = logging.getLogger(__name__)
+
+MAX_QUERY_WINDOWS = 6  # a long query clip is searched by its first windows (~35 s at 10 s / 5 s)
+
+
+def audio_encoder(engine: SearchEngine, encoder_id: str | None = None) -> Encoder:
+    """The profile's audio encoder (or the one asked for)."""
+    enc_id = encoder_id or getattr(engine.profile, "audio", "")
+    if not enc_id:
+        raise QueryError(f"sound search is not available with profile {engine.profile.name}: it names no audio encoder")
+    return engine.encoder(enc_id)
+
+
+def _collection(engine: SearchEngine, enc: Encoder) -> Collection:
+    coll = engine.store.find("audio", enc.spec.id)
+    if coll is None or coll.count() == 0:
+        raise QueryError(
+            f"nothing is indexed yet for audio with {enc.spec.id} (profile {engine.profile.name}); "
+            "run `mmsearch index audio PATH` first"
+        )
+    return coll
+
+
+def load_query_audio(source: str | Path | bytes, sample_rate: int) -> np.ndarray:
+    """A query clip, decoded with the indexer's rules, mono at `sample_rate`; silence is refused."""
+    from indexers.audio_io import AudioDecodeError, decode_audio, is_silent
+
+    try:
+        audio = decode_audio(source, target_rate=sample_rate)
+    except AudioDecodeError as exc:
+        raise QueryError(f"cannot use that clip: {exc}") from None
+    if is_silent(audio.samples):
+        raise QueryError("that clip is silent (nothing above -70 dBFS); nothing to search for")
+    return audio.samples
+
+
+def query_clips(samples: np.ndarray, rate: int, offsets: tuple[float, ...], window_s: float, hop_s: float) -> list[np.ndarray]:
+    """The query's first windows (non-silent), the first also at the encoder's start offsets."""
+    from indexers.audio_io import is_silent, plan_windows
+
+    clips: list[np.ndarray] = []
+    spans = plan_windows(samples.size / rate, window_s, hop_s)[:MAX_QUERY_WINDOWS]
+    for i, (start, end) in enumerate(spans):
+        a, b = int(round(start * rate)), int(round(end * rate))
+        if i == 0:
+            for off in offsets:
+                s = a + int(round(off * rate))
+                if off == 0 or (b - s) / rate >= 0.1:
+                    clips.append(samples[s:b])
+        else:
+            clips.append(samples[a:b])
+    return [c for c in clips if not is_silent(c)] or [samples[: int(round(window_s * rate))]]
+
+
+def merge_windows(hit_lists: list[list[Hit]], k: int) -> list[Hit]:
+    """One hit per indexed window (its best score over query clips and start offsets), best first."""
+    best: dict[tuple[Any, Any], Hit] = {}
+    for hits in hit_lists:
+        for hit in hits:
+            # the store keeps float32: 6.128 comes back as 6.127999782…
+            hit.start_s = None if hit.start_s is None else round(float(hit.start_s), 3)
+            hit.end_s = None if hit.end_s is None else round(float(hit.end_s), 3)
+            key = (hit.source, hit.meta.get("window", hit.start_s))
+            if key not in best or hit.score > best[key].score:
+                best[key] = hit
+    return sorted(best.values(), key=lambda h: -h.score)[:k]
+
+
+def search_audio(
+    engine: SearchEngine,
+    source: str | Path | bytes,
+    k: int = 10,
+    filter: Filter | None = None,
+    encoder_id: str | None = None,
+) -> list[Hit]:
+    """A sound clip (path or bytes) → the most similar indexed windows, best first."""
+    from indexers.audio import DEFAULT_HOP_S, DEFAULT_WINDOW_S, sample_rate_of, start_offsets_of
+
+    enc = audio_encoder(engine, encoder_id)
+    coll = _collection(engine, enc)
+    rate = sample_rate_of(enc)
+    samples = load_query_audio(source, rate)
+    offsets = start_offsets_of(enc)
+    clips = query_clips(samples, rate, offsets, DEFAULT_WINDOW_S, DEFAULT_HOP_S)
+    vecs = enc.embed_queries(clips)
+    # offset rows of one window compete for places: fetch enough to fill k distinct windows
+    limit = min(16384, k * (len(offsets) + 1) + 10)
+    try:
+        rows = coll.search(vecs, k=limit, filter=filter)
+    except Exception as exc:  # pymilvus raises its own types; say it in one sentence
+        from milvus import StoreError
+
+        if isinstance(exc, StoreError):
+            raise
+        raise StoreError(f"search in {coll.name} failed: {str(exc).splitlines()[0][:200]}") from exc
+    return merge_windows([[Hit.from_row(r, coll.name) for r in rows_] for rows_ in rows], k)
+
+
+def search_text_audio(engine: SearchEngine, query: str, k: int = 10, filter: Filter | None = None) -> list[Hit]:
+    """Words → sounds, through the audio encoder's stored tags (PANNs: AudioSet labels)."""
+    enc = audio_encoder(engine)
+    bridge_fn = getattr(enc, "text_bridge", None)
+    bridge = bridge_fn(engine.profile.text) if bridge_fn is not None else None
+    if bridge is None:
+        raise QueryError(
+            f"text search over sounds is not available with {enc.spec.id} (profile {engine.profile.name}): "
+            "it stores no tags to match words against; search with a sound clip (`mmsearch search audio FILE`), "
+            "or use profile full (PANNs CNN14 tags)"
+        )
+    coll = _collection(engine, bridge)
+    vec = _cached_query_vector(bridge, query)
+    limit = min(16384, k * 3 + 10)
+    return merge_windows([engine._search(coll, vec, limit, filter)], k)
+
+
+def hit_tags(hit: Hit) -> list[tuple[str, float]]:
+    """The stored tags of a hit's window (PANNs), as (label, score)."""
+    return [(str(t[0]), float(t[1])) for t in hit.meta.get("tags") or [] if len(t) == 2]
+
+
+def fmt_span(hit: Hit) -> str:
+    if hit.start_s is None:
+        return ""
+    end = f"–{hit.end_s:.1f}" if hit.end_s is not None else ""
+    return f"{hit.start_s:.1f}{end} s"

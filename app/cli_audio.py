@@ -1,0 +1,116 @@
+"""CLI commands for sounds.
+
+- `mmsearch index audio PATH...` — wav, flac, ogg/oga/opus, mp3, aiff (m4a/aac with PyAV),
+  cut into windows (default 10 s every 5 s) so that a hit points at a time span.
+- `mmsearch search audio FILE [--json]` — the most similar windows, with `start_s`/`end_s`.
+- `mmsearch search text "dog barking" --kind audio` goes through `SearchEngine.search_text`
+  (PANNs tags; the offline aiSFX encoder has none and says so).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any, Sequence
+
+from app.cli import CliError, _engine, _finish_report, _out, _profile, _store
+
+
+def register(index_sub, search_sub, common: argparse.ArgumentParser) -> None:
+    """Add `index audio` and `search audio` to the `mmsearch` parser."""
+    from indexers.audio import DEFAULT_HOP_S, DEFAULT_WINDOW_S
+
+    ia = index_sub.add_parser(
+        "audio",
+        parents=[common],
+        help="index folders of sound files",
+        description="Recursive: wav, flac, ogg, oga, opus, mp3, aiff, and m4a/aac where PyAV is installed. "
+        "Each file is mixed to mono, resampled once to the model's rate and cut into windows; empty, silent "
+        "and undecodable files are listed with their reason, the rest indexed. Re-running adds nothing twice.",
+    )
+    ia.add_argument("paths", nargs="+")
+    ia.add_argument("--window", type=_positive, default=DEFAULT_WINDOW_S, metavar="S", help=f"window length in seconds (default {DEFAULT_WINDOW_S:g})")
+    ia.add_argument("--hop", type=_positive, default=DEFAULT_HOP_S, metavar="S", help=f"seconds between window starts (default {DEFAULT_HOP_S:g})")
+    ia.add_argument("--encoder", default=None, help="audio encoder id instead of the profile's (aisfx, panns:Cnn14)")
+    ia.add_argument("--batch-size", type=int, default=None, help="default: the model's best size for the device")
+    ia.add_argument("--json", action="store_true", help="print the report as JSON")
+    ia.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    ia.set_defaults(func=cmd_index_audio)
+
+    sa = search_sub.add_parser(
+        "audio",
+        parents=[common],
+        help="search by a sound clip",
+        description="The indexed windows that sound most like FILE, best first; each hit has start_s/end_s.",
+    )
+    sa.add_argument("file")
+    sa.add_argument("-k", type=int, default=10)
+    sa.add_argument("--encoder", default=None, help="search another audio collection, e.g. panns:Cnn14")
+    sa.add_argument("--json", action="store_true")
+    sa.set_defaults(func=cmd_search_audio)
+
+
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0 < value <= 3600:
+        raise argparse.ArgumentTypeError("seconds between 0 and 3600")
+    return value
+
+
+def audio_encoders(encoder_id: str, device: str, batch_size: int | None = None) -> list[Any]:
+    """The audio encoder plus, when it has tags, its text bridge (text → sound)."""
+    from encoders import get_encoder
+
+    enc = get_encoder(encoder_id, device, batch_size)
+    if "audio" not in enc.spec.document_kinds:
+        raise CliError(f"{encoder_id} does not embed sounds; use aisfx or panns:Cnn14")
+    out = [enc]
+    bridge_fn = getattr(enc, "text_bridge", None)
+    bridge = bridge_fn() if bridge_fn is not None else None
+    if bridge is not None:
+        out.append(bridge)
+    return out
+
+
+def cmd_index_audio(args: argparse.Namespace) -> int:
+    from indexers.audio import index_audio
+
+    if args.hop > args.window:
+        raise CliError(f"--hop ({args.hop:g} s) must not exceed --window ({args.window:g} s)")
+    store = _store(args)
+    encoder_id = args.encoder or _profile(args).audio
+    if not encoder_id:
+        raise CliError("this profile names no audio encoder; pass --encoder aisfx")
+    encoders = audio_encoders(encoder_id, args.device, args.batch_size)
+    report = index_audio(args.paths, store, encoders, window_s=args.window, hop_s=args.hop, progress=not args.quiet)
+    return _finish_report(report, args.json)
+
+
+def cmd_search_audio(args: argparse.Namespace) -> int:
+    from app.audio_search import search_audio
+
+    path = Path(args.file)
+    if not path.is_file():
+        raise CliError(f"no such file: {path}")
+    hits = search_audio(_engine(args), path, k=args.k, encoder_id=args.encoder)
+    print_audio_hits(hits, args.json)
+    return 0
+
+
+def print_audio_hits(hits: Sequence[Any], as_json: bool) -> None:
+    """`--json`: the common hit keys (tags are in `text`); otherwise one line per hit."""
+    from app.audio_search import fmt_span
+
+    if as_json:
+        _out(json.dumps([h.to_json() for h in hits], ensure_ascii=False))
+        return
+    if not hits:
+        _out("no results")
+        return
+    for rank, h in enumerate(hits, 1):
+        tags = f"  [{h.text}]" if h.text else ""
+        _out(f"{rank:>3}. {h.score:.3f}  {h.title or h.id}  {fmt_span(h)}{tags}  {h.source or ''}")

@@ -1,0 +1,121 @@
+"""CLI commands for documents and questions (RAG).
+
+- `mmsearch index docs PATH_OR_URL...` — txt, md, html, pdf files, folders and http(s) URLs.
+- `mmsearch ask "QUESTION" [--json]` — an answer that cites its sources as [n].
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from app.cli import CliError, _err, _finish_report, _out, _store
+
+
+def register(sub, index_sub, common: argparse.ArgumentParser) -> None:
+    """Add `index docs` and `ask` to the `mmsearch` parser."""
+    from indexers.docs import DEFAULT_CHUNK_TOKENS, DEFAULT_OVERLAP
+
+    enc_help = ("text encoder id, e.g. sentence_transformers:all-MiniLM-L6-v2 (default: env MMSEARCH_TEXT_ENCODER, "
+                "then the encoder already used by the database, then nomic-embed-text-v1.5 if its weights are here, else MiniLM)")
+    dim_help = "Matryoshka dimension: truncate and renormalise the encoder's vectors (for models trained for it, e.g. nomic-embed-text-v1.5)"
+
+    d = index_sub.add_parser(
+        "docs",
+        parents=[common],
+        help="index documents (txt, md, html, pdf, http(s) URLs) for `ask`",
+        description="Files, folders (recursively) and http(s) URLs are split into overlapping chunks of the encoder's "
+        "tokens and stored with their source, title, heading path and character offsets. Bad inputs are skipped "
+        "with their reason; re-indexing writes only what changed.",
+    )
+    d.add_argument("paths", nargs="+", metavar="PATH_OR_URL")
+    d.add_argument("--encoder", default=None, help=enc_help)
+    d.add_argument("--dim", type=int, default=None, help=dim_help)
+    d.add_argument("--chunk-tokens", type=int, default=DEFAULT_CHUNK_TOKENS, help=f"tokens per chunk (default {DEFAULT_CHUNK_TOKENS}; capped below the model's limit)")
+    d.add_argument("--overlap", type=int, default=DEFAULT_OVERLAP, help=f"tokens shared by neighbouring chunks (default {DEFAULT_OVERLAP})")
+    d.add_argument("--url-timeout", type=float, default=10.0, help="seconds per URL download in all (default 10)")
+    d.add_argument("--max-mb", type=float, default=50.0, help="skip files and downloads larger than this (default 50 MB)")
+    d.add_argument("--json", action="store_true", help="print the report as JSON")
+    d.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    d.set_defaults(func=cmd_index_docs)
+
+    a = sub.add_parser(
+        "ask",
+        parents=[common],
+        help="ask a question of the indexed documents and transcripts",
+        description="Retrieves the best passages (hybrid dense + BM25 by default), then answers with a language model "
+        "(Ollama or an OpenAI-compatible endpoint) or, when none is reachable, with the best sentences of the passages. "
+        "Sources are cited as [n]. Environment: MMSEARCH_LLM (e.g. ollama:llama3.2, openai:gpt-4o-mini, extractive), "
+        "MMSEARCH_LLM_URL, MMSEARCH_LLM_API_KEY or OPENAI_API_KEY, OLLAMA_HOST.",
+    )
+    a.add_argument("question")
+    a.add_argument("-k", type=int, default=5, help="passages to retrieve and cite (default 5)")
+    a.add_argument("--mode", default="hybrid", choices=["hybrid", "dense", "bm25"], help="retrieval (default hybrid)")
+    a.add_argument("--rerank", default=None, metavar="MODEL", help="re-score candidates with a sentence-transformers CrossEncoder (hub id or folder)")
+    a.add_argument("--llm", default=None, help="auto (default), extractive, ollama[:MODEL] or openai:MODEL")
+    a.add_argument("--llm-url", default=None, help="base URL of Ollama or of the OpenAI-compatible API (…/v1)")
+    a.add_argument("--llm-model", default=None, help="model name, if not given in --llm")
+    a.add_argument("--encoder", default=None, help=enc_help)
+    a.add_argument("--dim", type=int, default=None, help=dim_help)
+    a.add_argument("--json", action="store_true", help='print {"answer", "citations": [{"source", "start_s", "end_s", "chunk_text", "score"}]}')
+    a.set_defaults(func=cmd_ask)
+
+
+def _encoder_id(args: argparse.Namespace, store) -> str | None:
+    """The encoder the user asked for, with `--dim` applied; None leaves the choice to the store."""
+    from encoders.sentence_transformers_encoder import KNOWN_TEXT_MODELS
+    from indexers.docs import resolve_text_encoder_id
+
+    if args.dim is None:
+        return args.encoder
+    if args.dim < 8:
+        raise CliError("--dim must be at least 8")
+    eid = resolve_text_encoder_id(args.encoder, store, args.device)[0].split("@")[0]
+    family, _, name = eid.partition(":")
+    if family != "sentence_transformers":
+        raise CliError(f"--dim applies to sentence-transformers encoders, not {eid}")
+    if name in KNOWN_TEXT_MODELS and not KNOWN_TEXT_MODELS[name].get("matryoshka"):
+        _err(f"mmsearch: warning: {name} was not trained for Matryoshka truncation; {args.dim}-d vectors may retrieve worse")
+    return f"{eid}@{args.dim}"
+
+
+def cmd_index_docs(args: argparse.Namespace) -> int:
+    from encoders import get_encoder
+    from indexers.docs import index_docs, resolve_text_encoder_id
+
+    store = _store(args)
+    eid, why = resolve_text_encoder_id(_encoder_id(args, store), store, args.device)
+    _err(f"mmsearch: text encoder {eid} ({why})")
+    report = index_docs(
+        args.paths, store, get_encoder(eid, args.device), chunk_tokens=args.chunk_tokens, overlap=args.overlap,
+        url_timeout=args.url_timeout, max_bytes=int(args.max_mb * 1024 * 1024), progress=not args.quiet,
+    )
+    return _finish_report(report, args.json)
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    from app.rag import Retriever, ask_stream, hit_label
+    from app.search import clean_text_query
+
+    clean_text_query(args.question)  # an empty question fails before models and the database are touched
+    store = _store(args)
+    retriever = Retriever(store, _encoder_id(args, store), device=args.device, mode=args.mode, rerank=args.rerank)
+    stream = ask_stream(args.question, retriever, k=args.k, llm=args.llm, llm_url=args.llm_url, model=args.llm_model)
+    if args.json:
+        answer = stream.answer()
+        _out(json.dumps(answer.to_json(), ensure_ascii=False))
+    else:
+        for piece in stream:
+            sys.stdout.write(piece)
+            sys.stdout.flush()
+        answer = stream.answer()
+        _out("\n")
+        if answer.hits:
+            _out("Sources:")
+        for n, h in enumerate(answer.hits, 1):
+            _out(f"  [{n}] {hit_label(h)}  (score {h.score:.3f})")
+    if answer.note:
+        _err(f"mmsearch: {answer.note}")
+    _err(f"mmsearch: answered by {answer.generator}")
+    return 0

@@ -1,0 +1,129 @@
+"""Query latency and recall per store backend, against an exact numpy scan.
+
+    python -m bench.query_latency [--n 10000] [--dim 512] [--queries 100] [--backends lite,lite-server,milvus-2.3.5]
+
+Synthetic clustered unit vectors (the store part does not care where vectors come from);
+each backend gets the same rows through `milvus.VectorStore`, flushed as the indexers do.
+Reports p50/p95 of one query per call, the per-query time when 32 queries share a call,
+recall@10 against the exact scan, and, separately, the text-encode time of a query with
+the offline MiniLM model (what `search text` adds on top of the store).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from bench.common import markdown_table, write_result
+
+
+def clustered(n: int, dim: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    centres = rng.standard_normal((max(8, n // 500), dim))
+    x = centres[rng.integers(0, len(centres), n)] + 0.5 * rng.standard_normal((n, dim))
+    return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
+
+
+def percentiles(samples_s: list[float]) -> tuple[float, float]:
+    ms = np.asarray(samples_s) * 1000
+    return float(np.percentile(ms, 50)), float(np.percentile(ms, 95))
+
+
+def run_backend(name: str, uri: str, data: np.ndarray, queries: np.ndarray, truth: np.ndarray) -> list[object]:
+    from milvus import VectorStore
+
+    store = VectorStore(uri)
+    coll = store.collection("image", f"bench:{data.shape[1]}", data.shape[1])
+    t0 = time.perf_counter()
+    for i in range(0, len(data), 2000):
+        coll.upsert([{"id": f"r{j}", "vector": data[j], "source": "bench"} for j in range(i, min(len(data), i + 2000))])
+    coll.flush()
+    load_s = time.perf_counter() - t0
+    coll.search(queries[:2], k=10)  # warm up
+    lat, hits = [], []
+    for q in queries:
+        t = time.perf_counter()
+        res = coll.search(q, k=10)[0]
+        lat.append(time.perf_counter() - t)
+        hits.append([int(h["id"][1:]) for h in res])
+    t = time.perf_counter()
+    for i in range(0, len(queries), 32):
+        coll.search(queries[i : i + 32], k=10)
+    batched_ms = (time.perf_counter() - t) / len(queries) * 1000
+    recall = float(np.mean([len(set(h) & set(tr)) / 10 for h, tr in zip(hits, truth)]))
+    p50, p95 = percentiles(lat)
+    return [name, f"{p50:.1f}", f"{p95:.1f}", f"{batched_ms:.2f}", f"{recall:.3f}", f"{load_s:.0f}"]
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--n", type=int, default=10_000)
+    ap.add_argument("--dim", type=int, default=512)
+    ap.add_argument("--queries", type=int, default=100)
+    ap.add_argument("--backends", default="lite,lite-server,milvus-2.3.5")
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+
+    from milvus.client import close
+    from milvus.errors import StoreError
+    from milvus.servers import LocalServer
+
+    data = clustered(args.n, args.dim, 0)
+    queries = clustered(args.queries, args.dim, 1)
+    lat = []
+    for q in queries:  # the baseline: an exact scan in numpy, same machine, same run
+        t = time.perf_counter()
+        np.argpartition(-(data @ q), 10)[:10]
+        lat.append(time.perf_counter() - t)
+    truth = np.argsort(-(queries @ data.T), axis=1)[:, :10]
+    p50, p95 = percentiles(lat)
+    t = time.perf_counter()
+    for i in range(0, len(queries), 32):
+        queries[i : i + 32] @ data.T
+    rows: list[list[object]] = [["exact numpy scan (baseline)", f"{p50:.1f}", f"{p95:.1f}", f"{(time.perf_counter() - t) / len(queries) * 1000:.2f}", "1.000", "-"]]
+
+    with tempfile.TemporaryDirectory() as tmp:
+        for backend in args.backends.split(","):
+            root = Path(tmp) / backend
+            try:
+                if backend == "lite":
+                    uri = str(root / "bench.db")
+                    rows.append(run_backend("Milvus Lite .db (embedded default)", uri, data, queries, truth))
+                    close(uri)
+                else:
+                    with LocalServer(backend, root / "data") as server:
+                        rows.append(run_backend(backend, server.uri, data, queries, truth))
+                        close(server.uri)
+            except StoreError as exc:
+                rows.append([backend, "unavailable", "", "", "", str(exc)[:80]])
+
+    from encoders import get_encoder
+
+    enc = get_encoder("sentence_transformers:all-MiniLM-L6-v2", "cpu")
+    enc.embed_queries(["warm up"])
+    enc_lat = []
+    for i in range(30):
+        t = time.perf_counter()
+        enc.embed_queries([f"a photo of thing number {i}"])
+        enc_lat.append(time.perf_counter() - t)
+    e50, e95 = percentiles(enc_lat)
+    rows.append(["text encode only (MiniLM, one query)", f"{e50:.1f}", f"{e95:.1f}", "", "", ""])
+
+    table = markdown_table(["backend", "p50 ms", "p95 ms", "ms/query in batches of 32", "recall@10", "load+flush s"], rows)
+    write_result(
+        f"query_latency_{args.n}",
+        f"Query latency at {args.n:,} vectors",
+        f"n={args.n}, dim={args.dim}, queries={args.queries}, k=10, HNSW M16/efC200/ef64 (COSINE), rows flushed",
+        table,
+        notes="Goal on the embedded default: p95 ≤ 30 ms at 100k.",
+        pkgs=("numpy",),
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,258 @@
+"""Index sound files into one collection per audio encoder, one row per time window.
+
+Each file is decoded once (mono), resampled once per model rate, and cut into windows
+(default 10 s every 5 s, the last one aligned to the end; a shorter clip is one window).
+Silent windows are left out; a file with nothing but silence is reported, as are empty,
+zero-length and undecodable files. Row ids hash (file content, window settings, window
+start, start offset), so a re-run skips what is stored; a file's rows are written in one
+upsert, the row that marks the file as done last.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from encoders.base import Encoder
+from indexers.audio_io import AudioDecodeError, DecodedAudio, audio_extensions, decode_audio, is_silent, plan_windows
+from indexers.files import discover, file_digest, item_id
+from indexers.report import IndexReport
+from milvus import Collection, VectorStore
+
+log = logging.getLogger(__name__)
+
+DEFAULT_WINDOW_S = 10.0
+DEFAULT_HOP_S = 5.0
+_GROUP_SECONDS = 30.0  # embed several short files together, up to about this much audio
+MIN_OFFSET_REST_S = 0.1  # an offset variant must leave at least this much of the window
+
+
+def sample_rate_of(enc: Encoder) -> int:
+    """The rate an encoder wants its clips at (16 kHz for encoders that do not say)."""
+    return int(getattr(enc, "sample_rate", 0) or enc.spec.extra.get("sample_rate", 16000))
+
+
+def start_offsets_of(enc: Encoder) -> tuple[float, ...]:
+    return tuple(getattr(enc, "start_offsets_s", (0.0,))) or (0.0,)
+
+
+def row_id(digest: str, window_s: float, hop_s: float, start_s: float, offset_s: float) -> str:
+    """Id of one window row: the same content and window settings always give the same id."""
+    return item_id(digest, f"audio/{window_s:g}/{hop_s:g}@{start_s:.3f}+{offset_s:.3f}")
+
+
+@dataclass
+class Segment:
+    """One piece of audio to embed: window `index` of a file, starting `offset_s` into it."""
+
+    index: int
+    start_s: float
+    end_s: float
+    offset_s: float
+
+
+@dataclass
+class FileWork:
+    path: Path
+    digest: str
+    audio: DecodedAudio
+    signals: dict[int, np.ndarray]  # rate → samples
+    segments: list[Segment] = field(default_factory=list)  # non-silent windows (offset 0)
+
+    def clip(self, seg: Segment, rate: int) -> np.ndarray:
+        x = self.signals[rate]
+        a = int(round((seg.start_s + seg.offset_s) * rate))
+        b = int(round(seg.end_s * rate))
+        return x[a:b]
+
+
+def segments_for(work: FileWork, offsets: tuple[float, ...]) -> list[Segment]:
+    """The windows to embed for one encoder: every window at offset 0, and the first
+    window also at the encoder's small start offsets (trimmed copies still match)."""
+    out: list[Segment] = []
+    for seg in work.segments:
+        out.append(seg)
+        if seg is work.segments[0] and seg.start_s == 0.0:
+            for off in offsets:
+                if off <= 0 or seg.end_s - seg.start_s - off < MIN_OFFSET_REST_S:
+                    continue
+                variant = Segment(seg.index, seg.start_s, seg.end_s, off)
+                if not is_silent(work.clip(variant, work.audio.sample_rate)):
+                    out.append(variant)
+    return out
+
+
+def prepare(path: Path, digest: str, rates: Sequence[int], window_s: float, hop_s: float) -> FileWork:
+    """Decode a file once, resample once per model rate, plan its non-silent windows."""
+    audio = decode_audio(path)
+    signals = {r: audio.resampled(r) for r in sorted(set(rates))}
+    signals[audio.sample_rate] = audio.samples
+    work = FileWork(path, digest, audio, signals)
+    for i, (start, end) in enumerate(plan_windows(audio.duration_s, window_s, hop_s)):
+        seg = Segment(i, start, end, 0.0)
+        if not is_silent(work.clip(seg, audio.sample_rate)):
+            work.segments.append(seg)
+    if not work.segments:
+        raise AudioDecodeError("silence only (nothing above -70 dBFS)")
+    return work
+
+
+def _safe_prepare(path: Path, digest: str, rates: Sequence[int], window_s: float, hop_s: float) -> FileWork | str:
+    try:
+        return prepare(path, digest, rates, window_s, hop_s)
+    except AudioDecodeError as exc:
+        return str(exc)
+    except MemoryError:
+        return "too large to decode in memory"
+    except OSError as exc:
+        return f"cannot read file ({exc.strerror or exc})"
+
+
+def index_audio(
+    paths: Sequence[str | Path],
+    store: VectorStore,
+    encoders: Sequence[Encoder],
+    window_s: float = DEFAULT_WINDOW_S,
+    hop_s: float = DEFAULT_HOP_S,
+    progress: bool = True,
+    workers: int = 2,
+) -> IndexReport:
+    """Index every sound file under `paths` with each encoder; skip what is already stored.
+
+    Files are hashed first (cheap), so a re-run decodes nothing it has seen; the next
+    files decode on worker threads while the model embeds the current ones.
+    """
+    from tqdm import tqdm
+
+    if window_s <= 0 or hop_s <= 0 or hop_s > window_s:
+        raise ValueError("the window must be positive and the hop between 0 and the window length")
+    t0 = time.perf_counter()
+    report = IndexReport(kind="audio")
+    files, missing = discover(paths, audio_extensions())
+    for p, reason in missing:
+        report.skip(p, reason)
+    collections: list[tuple[Encoder, Collection]] = [
+        (enc, store.collection("audio", enc.spec.id, enc.spec.dim, enc.spec.metric)) for enc in encoders
+    ]
+    report.collections = [c.name for _, c in collections]
+    rates = [sample_rate_of(enc) for enc in encoders]
+
+    # 1. hash every file; keep those whose marker row is missing from any collection
+    digests: dict[Path, str] = {}
+    with ThreadPoolExecutor(workers) as pool:
+        futures = {p: pool.submit(file_digest, p) for p in files}
+        for p, fut in futures.items():
+            try:
+                digests[p] = fut.result()
+            except OSError as exc:
+                report.skip(str(p), f"cannot read file ({exc.strerror or exc})")
+    keys = {p: row_id(d, window_s, hop_s, 0.0, 0.0) for p, d in digests.items()}
+    present = [c.existing_ids(keys.values()) for _, c in collections]
+    todo = [p for p in digests if not all(keys[p] in s for s in present)]
+    report.unchanged = len(digests) - len(todo)
+
+    # 2. decode ahead on worker threads; embed groups of files; write each file's rows at once
+    bar = tqdm(total=len(todo), unit="file", desc="indexing audio", disable=not progress or not todo)
+    seconds = 0.0
+    with ThreadPoolExecutor(workers) as pool:
+        pending: deque[tuple[Path, Future]] = deque()
+        queue = list(todo)
+
+        def refill() -> None:
+            while queue and len(pending) < workers + 1:
+                p = queue.pop(0)
+                pending.append((p, pool.submit(_safe_prepare, p, digests[p], rates, window_s, hop_s)))
+
+        refill()
+        group: list[FileWork] = []
+        group_s = 0.0
+        while pending:
+            p, fut = pending.popleft()
+            res = fut.result()
+            refill()
+            if isinstance(res, str):
+                report.skip(str(p), res)
+                bar.update(1)
+            else:
+                group.append(res)
+                group_s += res.audio.duration_s
+            if group and (group_s >= _GROUP_SECONDS or not pending):
+                _embed_and_store(group, collections, window_s, hop_s)
+                report.indexed += len(group)
+                seconds += group_s
+                bar.update(len(group))
+                group, group_s = [], 0.0
+    bar.close()
+    for _, c in collections:
+        c.flush()
+    report.seconds = time.perf_counter() - t0
+    log.info("indexed %.1f s of audio in %.1f s", seconds, report.seconds)
+    return report
+
+
+def _embed_and_store(group: list[FileWork], collections: list[tuple[Encoder, Collection]], window_s: float, hop_s: float) -> None:
+    for enc, coll in collections:
+        rate = sample_rate_of(enc)
+        offsets = start_offsets_of(enc)
+        plan = [(w, seg) for w in group for seg in segments_for(w, offsets)]
+        clips = [w.clip(seg, rate) for w, seg in plan]
+        vecs = enc.embed_documents(clips)
+        tags = _tags(enc, clips)
+        rows_by_file: dict[int, list[dict[str, Any]]] = {}
+        for (w, seg), vec, tag in zip(plan, vecs, tags):
+            rows_by_file.setdefault(id(w), []).append(audio_row(w, seg, vec, window_s, hop_s, tag))
+        for w in group:
+            rows = rows_by_file.get(id(w), [])
+            marker = row_id(w.digest, window_s, hop_s, 0.0, 0.0)
+            rows.sort(key=lambda r: r["id"] == marker)  # the row that marks the file done goes last
+            coll.upsert(rows)
+
+
+def _tags(enc: Encoder, clips: list[np.ndarray]) -> list[list[tuple[str, float]] | None]:
+    fn = getattr(enc, "tags", None)
+    if fn is None or not getattr(enc, "has_tags", True):
+        return [None] * len(clips)
+    return list(fn(clips, top=5))
+
+
+def tags_text(tags: list[tuple[str, float]] | None) -> str | None:
+    """Stored, searchable text of a window's tags: "Dog (0.82); Bark (0.61)"."""
+    if not tags:
+        return None
+    return "; ".join(f"{name} ({score:.2f})" for name, score in tags)
+
+
+def audio_row(
+    work: FileWork, seg: Segment, vector, window_s: float, hop_s: float, tags: list[tuple[str, float]] | None = None
+) -> dict[str, Any]:
+    """The stored row of one window: its time span, the file, and facts about both."""
+    meta: dict[str, Any] = {
+        "duration_s": round(work.audio.duration_s, 3),
+        "sample_rate": work.audio.source_rate,
+        "channels": work.audio.channels,
+        "window": seg.index,
+        "offset_s": seg.offset_s,
+        "thumb": None,
+    }
+    if tags is not None:
+        meta["tags"] = [[name, round(score, 4)] for name, score in tags]
+    if work.audio.truncated:
+        meta["truncated_at_s"] = round(work.audio.duration_s, 3)
+    return {
+        "id": row_id(work.digest, window_s, hop_s, seg.start_s, seg.offset_s),
+        "vector": vector,
+        "source": str(work.path),
+        "kind": "audio",
+        "title": work.path.stem,
+        "start_s": seg.start_s,  # the window's span (offset variants share it; meta says the offset)
+        "end_s": round(seg.end_s, 3),
+        "text": tags_text(tags),
+        "meta": meta,
+    }
