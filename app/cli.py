@@ -300,10 +300,11 @@ def build_parser() -> argparse.ArgumentParser:
     si.add_argument("--min-score", default="auto", help="auto (calibrated good-match score), none, or a number")
     si.set_defaults(func=cmd_search_image)
 
-    from app import cli_audio, cli_catalogue, cli_docs
+    from app import cli_audio, cli_catalogue, cli_docs, cli_eval
 
     cli_catalogue.register(sub, idx, srch, si, common)
     cli_docs.register(sub, idx, common)
+    cli_eval.register(sub, common)
     cli_audio.register(idx, srch, common)
 
     sub.add_parser("doctor", parents=[common], help="check models, weights and the database").set_defaults(func=cmd_doctor)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from app import ui_state
-from app.search import Hit, load_query_image
+from app.search import Hit, load_query_image, split_by_threshold
 from app.ui_common import hit_grid, plain, read_upload, show_error
 
 st.title("Search your photos")
@@ -39,21 +39,25 @@ if submitted:
 
 hits: list[Hit] | None = None
 heading = ""
+threshold: float | None = None
 try:
     more = st.session_state.get("more_like")
     data = read_upload(upload) if submitted else None
     if more:
         hits = engine.more_like(more["id"], k=int(k))
         heading = f"More like {plain(more['title'])}"
+        threshold = engine.good_match_threshold("image", "image")
     elif submitted and data is not None:
         col_q, _ = st.columns([1, 5])
         image = load_query_image(data)
         col_q.image(image, caption="your photo", width="stretch")
         hits = engine.search_image(image, k=int(k))
         heading = "Photos like yours"
+        threshold = engine.good_match_threshold("image", "image")
     elif submitted and query.strip():
         hits = engine.search_text(query, k=int(k))
         heading = f"Results for “{plain(query.strip()[:100])}”"
+        threshold = engine.good_match_threshold("image", "text")
     elif submitted:
         st.info("Type a few words or drop a photo, then press Search.")
 except Exception as exc:
@@ -61,7 +65,16 @@ except Exception as exc:
 
 if hits is not None:
     st.subheader(heading)
+    good, weak = split_by_threshold(hits, threshold)
     if not hits:
         st.info("No results.")
-    else:
-        hit_grid(hits, key="search", on_more=_more_like)
+    elif not good:
+        st.info(
+            f"No good match: the best score, {hits[0].score:.3f}, is below this collection's "
+            f"good-match threshold of {threshold:.3f}."
+        )
+    if good:
+        hit_grid(good, key="search", on_more=_more_like)
+    if weak:
+        with st.expander(f"{len(weak)} weaker matches (below {threshold:.3f})", expanded=not good):
+            hit_grid(weak, key="weak", on_more=_more_like)

@@ -1,0 +1,38 @@
+"""Ranking metrics and threshold calibration, checked against hand-computed values."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from app.evaluate import best_threshold, ranking_metrics
+
+
+def test_perfect_and_missing_rankings():
+    recall, map10, ndcg = ranking_metrics([[1, 2, 3]], [{1, 2}])
+    assert recall == {1: 1.0, 5: 1.0, 10: 1.0}
+    assert map10 == pytest.approx(1.0) and ndcg == pytest.approx(1.0)
+    recall, map10, ndcg = ranking_metrics([[7, 8, 9]], [{1}])
+    assert recall[10] == 0.0 and map10 == 0.0 and ndcg == 0.0
+
+
+def test_hand_computed_values():
+    # relevant at ranks 2 and 4 of 2 relevant items
+    recall, map10, ndcg = ranking_metrics([[9, 1, 8, 2]], [{1, 2}])
+    assert recall[1] == 0.0 and recall[5] == 1.0
+    assert map10 == pytest.approx((1 / 2 + 2 / 4) / 2)
+    dcg = 1 / np.log2(3) + 1 / np.log2(5)
+    idcg = 1 + 1 / np.log2(3)
+    assert ndcg == pytest.approx(dcg / idcg)
+
+
+def test_queries_without_relevant_items_are_left_out():
+    recall, _, _ = ranking_metrics([[1], [5]], [{1}, set()])
+    assert recall[1] == 1.0
+
+
+def test_threshold_separates_the_classes():
+    scores = np.array([0.9, 0.85, 0.8, 0.4, 0.3, 0.2])
+    labels = np.array([1, 1, 1, 0, 0, 0])
+    thr, f1 = best_threshold(scores, labels)
+    assert thr == pytest.approx(0.8) and f1 == pytest.approx(1.0)
