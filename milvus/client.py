@@ -51,6 +51,8 @@ def connect(uri: str, token: str | None = None, timeout: float = 10.0):
             text = str(exc)
             if is_lite(uri) and ("Open local milvus failed" in text or "Locked" in text):
                 raise StoreLockedError(uri) from exc
+            if not is_lite(uri):
+                raise StoreError(f"cannot reach the Milvus server at {uri}; is it running? ({_first_line(text)})") from exc
             raise StoreError(f"cannot open the Milvus database at {uri}: {_first_line(text)}") from exc
         except Exception as exc:  # grpc/network failures come in many types
             raise StoreError(f"cannot reach the Milvus server at {uri}: {_first_line(str(exc))}") from exc
