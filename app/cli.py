@@ -342,8 +342,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(levelname)s %(name)s: %(message)s",
     )
     if args.verbose:
-        for name in ("grpc._server", "pymilvus", "pymilvus.decorators", "milvus_lite"):
-            logging.getLogger(name).setLevel(logging.DEBUG)
+        from milvus.client import set_verbose
+
+        set_verbose(True)
     if hasattr(args, "k") and not 1 <= args.k <= 1000:
         parser.error("-k must be between 1 and 1000")
     from app.errors import user_message

@@ -52,6 +52,9 @@ def register(sub, index_sub, common: argparse.ArgumentParser) -> None:
     a.add_argument("question")
     a.add_argument("-k", type=int, default=5, help="passages to retrieve and cite (default 5)")
     a.add_argument("--mode", default="hybrid", choices=["hybrid", "dense", "bm25"], help="retrieval (default hybrid)")
+    a.add_argument("--bm25", default="auto", choices=["auto", "milvus", "client"],
+                   help="who ranks the full text: Milvus's BM25 function or the client (default auto: Milvus on a server, "
+                   "the client on Milvus Lite, whose BM25 statistics are per segment)")
     a.add_argument("--rerank", default=None, metavar="MODEL", help="re-score candidates with a sentence-transformers CrossEncoder (hub id or folder)")
     a.add_argument("--llm", default=None, help="auto (default), extractive, ollama[:MODEL] or openai:MODEL")
     a.add_argument("--llm-url", default=None, help="base URL of Ollama or of the OpenAI-compatible API (…/v1)")
@@ -100,7 +103,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
     clean_text_query(args.question)  # an empty question fails before models and the database are touched
     store = _store(args)
-    retriever = Retriever(store, _encoder_id(args, store), device=args.device, mode=args.mode, rerank=args.rerank)
+    retriever = Retriever(store, _encoder_id(args, store), device=args.device, mode=args.mode, rerank=args.rerank, bm25=args.bm25)
     stream = ask_stream(args.question, retriever, k=args.k, llm=args.llm, llm_url=args.llm_url, model=args.llm_model)
     if args.json:
         answer = stream.answer()

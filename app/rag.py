@@ -2,11 +2,18 @@
 
 Retrieval modes over the `doc__<encoder>` collection (see `indexers.docs`):
 - `dense`: the question's embedding, nearest chunks by cosine.
-- `bm25`: full text; Milvus's BM25 function where the collection has it, else BM25 in the client.
-- `hybrid` (default): both, fused by reciprocal rank (RRF, k=60); by Milvus's `hybrid_search`
-  where the collection has BM25, else by the same formula here, over a client-side BM25 of
-  the collection (or, past `FULL_SCAN_LIMIT` rows, of the dense candidates).
+- `bm25`: full text, by Milvus's BM25 function or by BM25 in the client (see below).
+- `hybrid` (default): both, fused by reciprocal rank (RRF, k=60): by Milvus's `hybrid_search`
+  when Milvus ranks the full text, else by the same formula here.
 Optionally a sentence-transformers CrossEncoder re-scores the candidates.
+
+Who ranks the full text (`bm25=`): "milvus" needs a collection made with the BM25 function
+(Lite 3.x, servers ≥ 2.5); "client" scores BM25 here over the whole collection (or, past
+`FULL_SCAN_LIMIT` rows, over the dense candidates); "auto" (default) is "milvus" on a server
+that has it and "client" elsewhere, including on Milvus Lite: Lite 3.2 keeps BM25 statistics
+per segment, so a document indexed in a later run is scored against its own small segment
+(measured: a rare word scored 12.7 beside 300 documents in one segment, 0.58 when its document
+came in a second run), while the client uses collection-wide statistics.
 
 `score` on a hit is the final ranking's: cosine (dense), BM25 (bm25), RRF (hybrid), or the
 cross-encoder's score (rerank).
@@ -36,6 +43,7 @@ from milvus.store import SCALAR_FIELDS
 log = logging.getLogger(__name__)
 
 MODES = ("hybrid", "dense", "bm25")
+BM25_ENGINES = ("auto", "milvus", "client")
 RRF_K = 60
 FULL_SCAN_LIMIT = 20_000  # client-side BM25 over the whole collection up to this many rows
 _BM25_TTL_S = 60.0
@@ -164,10 +172,13 @@ class Retriever:
         mode: str = "hybrid",
         rerank: str | None = None,
         candidates: int = 50,
+        bm25: str = "auto",
     ) -> None:
         if mode not in MODES:
             raise QueryError(f"unknown retrieval mode {mode!r}; choose {', '.join(MODES)}")
-        self.store, self.device, self.mode, self.candidates = store, device, mode, candidates
+        if bm25 not in BM25_ENGINES:
+            raise QueryError(f"unknown BM25 engine {bm25!r}; choose {', '.join(BM25_ENGINES)}")
+        self.store, self.device, self.mode, self.candidates, self.bm25 = store, device, mode, candidates, bm25
         self.encoder_id, self.encoder_reason = resolve_text_encoder_id(encoder_id, store, device)
         self.reranker = get_reranker(rerank, device) if rerank else None
 
@@ -188,23 +199,32 @@ class Retriever:
         n = max(self.candidates, k)
         want = n if self.reranker else k
         vec = _cached_query_vector(self.encoder, q) if self.mode != "bm25" else None
+        milvus = self.mode != "dense" and self.milvus_bm25(coll)
         if self.mode == "dense":
             rows = coll.search(vec, k=want, filter=filter)[0]
         elif self.mode == "bm25":
-            rows = self._lexical(coll, q, want, filter)
-        elif coll.has_bm25:
+            rows = coll.text_search([q], k=want, filter=filter)[0] if milvus else self._client_bm25(coll, q, want, filter)
+        elif milvus:
             rows = coll.hybrid_search(vec, q, k=want, filter=filter, candidates=n, rrf_k=RRF_K)
         else:
             dense = coll.search(vec, k=n, filter=filter)[0]
-            rows = rrf_fuse([dense, self._lexical(coll, q, n, filter, dense)], k=want)
+            rows = rrf_fuse([dense, self._client_bm25(coll, q, n, filter, dense)], k=want)
         hits = [Hit.from_row(r, coll.name) for r in rows]
         if self.reranker:
             hits = self.reranker.rerank(q, hits)
         return hits[:k]
 
-    def _lexical(self, coll: Collection, q: str, n: int, filter: Filter | None, dense: list[dict] | None = None) -> list[dict]:
-        if coll.has_bm25:
-            return coll.text_search([q], k=n, filter=filter)[0]
+    def milvus_bm25(self, coll: Collection) -> bool:
+        """Whether Milvus ranks the full text for this collection (see the module docstring)."""
+        if self.bm25 == "client":
+            return False
+        if self.bm25 == "milvus":
+            if not coll.has_bm25:
+                raise QueryError(f"{coll.name} has no Milvus BM25 index (made by a Milvus without it); use the client's BM25")
+            return True
+        return coll.has_bm25 and not coll.store.is_lite
+
+    def _client_bm25(self, coll: Collection, q: str, n: int, filter: Filter | None, dense: list[dict] | None = None) -> list[dict]:
         if coll.count() <= FULL_SCAN_LIMIT:
             return client_bm25(coll, q, n, filter)
         if dense is None:  # past the scan limit BM25 ranks the dense candidates

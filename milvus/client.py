@@ -13,13 +13,28 @@ log = logging.getLogger(__name__)
 
 _clients: dict[str, object] = {}
 _lock = threading.Lock()
+_verbose = False
+
+
+def set_verbose(verbose: bool) -> None:
+    """`-v`: let the backends' own logs through."""
+    global _verbose
+    _verbose = verbose
+    quiet_backend_loggers(logging.DEBUG if verbose else logging.CRITICAL)
+
 
 # Milvus Lite serves pymilvus from an in-process gRPC server that logs a traceback for
 # RPCs it does not implement (AllocTimestamp, which pymilvus calls while waiting for an
 # index and then does without), and pymilvus logs every RPC error it re-raises. We
 # report errors ourselves, in one sentence; `-v` turns these loggers back on.
-for _name in ("grpc._server", "pymilvus", "pymilvus.decorators", "milvus_lite"):
-    logging.getLogger(_name).setLevel(logging.CRITICAL)
+QUIET_LOGGERS = ("grpc._server", "pymilvus", "pymilvus.decorators", "milvus_lite")
+
+
+def quiet_backend_loggers(level: int = logging.CRITICAL) -> None:
+    """Silence the backends' own error logs (pymilvus resets its loggers on import, so
+    this runs after importing it)."""
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(level)
 
 
 def is_lite(uri: str) -> bool:
@@ -39,6 +54,8 @@ def connect(uri: str, token: str | None = None, timeout: float = 10.0):
     from pymilvus import MilvusClient
     from pymilvus.exceptions import MilvusException
 
+    if not _verbose:
+        quiet_backend_loggers()
     uri = normalise_uri(uri)
     with _lock:
         if uri in _clients:

@@ -33,6 +33,7 @@ with st.sidebar:
     st.subheader("Answering")
     mode = st.selectbox("Retrieval", ["hybrid", "dense", "bm25"], help="hybrid: meaning (embeddings) and words (BM25), fused by rank")
     k = st.slider("Sources to cite", 1, 10, 5)
+    rerank = st.text_input("Re-rank with a cross-encoder", placeholder="hub id or local folder (optional)").strip() or None
     env_llm = (os.environ.get("MMSEARCH_LLM") or "auto").split(":")[0].lower()
     labels = list(GENERATORS)
     default = next((i for i, lab in enumerate(labels) if GENERATORS[lab] == env_llm), 0)
@@ -50,10 +51,10 @@ with st.sidebar:
 
 
 @st.cache_resource(show_spinner="Loading the text model…")
-def get_retriever(mode: str):
+def get_retriever(mode: str, rerank: str | None):
     from app.rag import Retriever
 
-    return Retriever(ui_state.get_store(), device=ui_state.device(), mode=mode)
+    return Retriever(ui_state.get_store(), device=ui_state.device(), mode=mode, rerank=rerank)
 
 
 def safe(pieces: Iterable[str]) -> Iterator[str]:
@@ -105,7 +106,7 @@ if question:
         st.text(question)
     with st.chat_message("assistant"):
         try:
-            stream = ask_stream(question, get_retriever(mode), k=int(k), llm=GENERATORS[gen_label], llm_url=llm_url, api_key=api_key, model=llm_model)
+            stream = ask_stream(question, get_retriever(mode, rerank), k=int(k), llm=GENERATORS[gen_label], llm_url=llm_url, api_key=api_key, model=llm_model)
             st.write_stream(safe(stream))
             answer = stream.answer()
         except Exception as exc:

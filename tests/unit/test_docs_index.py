@@ -144,7 +144,7 @@ def test_cli_index_docs_and_ask_json(docs_dir, tmp_db, capsys, monkeypatch):
     answer = json.loads(out.out)
     assert set(answer) == {"answer", "citations", "generator", "note"}
     assert answer["generator"] == "extractive" and answer["answer"].startswith("Extractive answer (no language model was asked for)")
-    assert len(answer["citations"]) == 3
+    assert 1 <= len(answer["citations"]) <= 3  # BM25 cites only passages that share a word with the question
     first = answer["citations"][0]
     assert set(first) == {"source", "start_s", "end_s", "chunk_text", "score"}
     assert first["source"].endswith("kettle.html") and "vinegar" in first["chunk_text"]

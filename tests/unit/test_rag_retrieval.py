@@ -92,7 +92,7 @@ def test_fallback_without_bm25_gives_the_same_ranking(tmp_path):
         with pytest.raises(Exception, match="has no BM25 index"):
             cb.text_search(["owl"])
         for q in ("kettle descale vinegar", "silent feathers in flight", "bread flour starter"):
-            ra = [h.id for h in Retriever(a, "fake:16", mode="bm25").retrieve(q, k=3)]
+            ra = [h.id for h in Retriever(a, "fake:16", mode="bm25", bm25="milvus").retrieve(q, k=3)]
             rb = [h.id for h in Retriever(b, "fake:16", mode="bm25").retrieve(q, k=3)]
             assert ra[0] == rb[0], (q, ra, rb)  # Milvus keeps stop words, the client drops them: tails may differ
             # hybrid without Milvus BM25: the same RRF over dense and client-side BM25
@@ -103,10 +103,27 @@ def test_fallback_without_bm25_gives_the_same_ranking(tmp_path):
             assert np.allclose([h.score for h in got], [r["score"] for r in want])
         bm25_b = [h.id for h in Retriever(b, "fake:16", mode="bm25").retrieve("kettle descale vinegar", k=3)]
         assert bm25_b == ["d2", "d3"]
+        with pytest.raises(QueryError, match="has no Milvus BM25 index"):
+            Retriever(b, "fake:16", mode="bm25", bm25="milvus").retrieve("owl")
         assert [h["id"] for h in client_bm25(cb, "heron fish", 2)] == ["d1"]
     finally:
         close(with_bm25)
         close(without)
+
+
+def test_documents_indexed_in_a_later_run_rank_fairly_on_lite(store):
+    """Milvus Lite 3.2 scores BM25 per segment, so on Lite the default ranks words in the client
+    with collection-wide statistics: a page indexed after the others still wins on its rare words."""
+    enc = get_encoder("fake:16")
+    coll = store.collection(DOC_KIND, enc.spec.id, enc.spec.dim, bm25=True)
+    filler = [f"this program is free software number {i}; you can redistribute it under the terms of the license" for i in range(200)]
+    coll.upsert([{"id": f"f{i}", "vector": v, "source": f"/lic/{i}", "text": t} for i, (t, v) in enumerate(zip(filler, enc.embed_documents(filler)))])
+    coll.flush()
+    coll.upsert([{"id": "kettle", "vector": enc.embed_documents(["k"])[0], "source": "/kettle.html", "text": TEXTS[2]}])
+    coll.flush()
+    question = "how often should I descale the kettle under this license?"
+    assert Retriever(store, "fake:16", mode="bm25").retrieve(question, k=1)[0].id == "kettle"
+    assert Retriever(store, "fake:16", mode="bm25", bm25="client").retrieve(question, k=1)[0].id == "kettle"
 
 
 def test_retriever_errors_and_search_engine_doc_kind(store):
@@ -114,6 +131,8 @@ def test_retriever_errors_and_search_engine_doc_kind(store):
         Retriever(store, "fake:16").retrieve("owls")
     with pytest.raises(QueryError, match="unknown retrieval mode"):
         Retriever(store, "fake:16", mode="magic")
+    with pytest.raises(QueryError, match="unknown BM25 engine"):
+        Retriever(store, "fake:16", bm25="elastic")
     _fill(store, bm25=True)
     with pytest.raises(QueryError, match="type something"):
         Retriever(store, "fake:16").retrieve("  ")
