@@ -184,3 +184,31 @@ def test_lite_lock_message(tmp_path):
     assert res2.returncode == 1
     assert res2.stderr.strip().splitlines()[-1].startswith("mmsearch: error: the database")
     assert "mmsearch db serve" in res2.stderr and "Traceback" not in res2.stderr
+
+
+def test_db_serve_shares_a_lite_file(tmp_path):
+    """`mmsearch db serve` serves a .db on loopback; other processes use it through the URI."""
+    import time
+
+    from milvus.servers import _wait_port, free_port
+
+    db, port = str(tmp_path / "shared.db"), free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "db", "serve", "--db", db, "--port", str(port)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True,
+    )
+    try:
+        _wait_port(port, proc, 60, tmp_path / "no.log")
+        uri = f"http://127.0.0.1:{port}"
+        code = "import sys, numpy as np\nfrom milvus import VectorStore\nc = VectorStore(sys.argv[1]).collection('image', 'fake:8', 8)\nc.upsert([{'id': sys.argv[2], 'vector': np.ones(8)}])\n"
+        for tag in ("a", "b"):
+            subprocess.run([sys.executable, "-c", code, uri, tag], check=True, timeout=120)
+        assert VectorStore(uri).find("image", "fake:8").existing_ids(["a", "b"]) == {"a", "b"}
+        close(uri)
+    finally:
+        os.killpg(proc.pid, 15)
+        proc.wait(20)
+    time.sleep(0.5)
+    # the file holds the rows after the server stops
+    assert VectorStore(db).find("image", "fake:8").count() == 2
+    close(db)
