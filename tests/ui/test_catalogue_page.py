@@ -196,7 +196,11 @@ def test_browser_catalogue_detail_and_screenshot(catalogue_db, browser, tmp_path
         page.get_by_label("Words in the title").fill(orig["title"])
         page.get_by_label("Words in the title").press("Enter")
         page.get_by_text("2 items · page 1 of 1").wait_for(timeout=60_000)  # the item and its lookalike, by title
-        page.get_by_role("button", name="View").first.click()
+        # the rerun replaces the grid: wait until no element of the previous run is left, then
+        # open the card that shows the item's own title
+        page.wait_for_function("document.querySelectorAll('[data-stale=\"true\"]').length === 0", timeout=60_000)
+        card = page.locator("[data-testid='stColumn']").filter(has=page.get_by_text(orig["title"], exact=True))
+        card.get_by_role("button", name="View").first.click()
         page.get_by_text("Similar but cheaper").wait_for(timeout=120_000)
         assert f"item={orig['id']}" in page.url
         cheaper_rail = page.locator("h3", has_text="Similar but cheaper")
