@@ -18,7 +18,7 @@ help:
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test]'
+	$(PY) -m pip install -q -e '.[test,whisper-base,whisper-reference]'
 	@# aisfx's metadata pins numpy 1.23 / librosa 0.9: we use only its checkpoint and model code.
 	$(PY) -m pip install -q --no-deps 'aisfx==0.1.2'
 	@touch $(STAMP)
@@ -35,10 +35,11 @@ $(SERVER_VENV)/.installed:
 
 server-venv: $(SERVER_VENV)/.installed
 
-# System packages: Chromium for the browser tests, sample photos and Fashion-MNIST for the demo.
+# System packages: Chromium for the browser tests, sample photos and Fashion-MNIST for the demo,
+# freedesktop sounds for the audio tests and benchmark, LibriVox speech (pocketsphinx-testdata) for the video tests.
 sysdeps:
 	@missing=""; \
-	for p in chromium opencv-doc dataset-fashion-mnist; do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	for p in chromium opencv-doc dataset-fashion-mnist sound-theme-freedesktop pocketsphinx-testdata; do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 		echo "installing system packages:$$missing"; \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \

@@ -23,7 +23,10 @@ def audio_encoder(engine: SearchEngine, encoder_id: str | None = None) -> Encode
     enc_id = encoder_id or getattr(engine.profile, "audio", "")
     if not enc_id:
         raise QueryError(f"sound search is not available with profile {engine.profile.name}: it names no audio encoder")
-    return engine.encoder(enc_id)
+    enc = engine.encoder(enc_id)
+    if "audio" not in enc.spec.query_kinds:
+        raise QueryError(f"{enc_id} does not embed sounds; use aisfx or panns:Cnn14")
+    return enc
 
 
 def _collection(engine: SearchEngine, enc: Encoder) -> Collection:
@@ -78,7 +81,8 @@ def merge_windows(hit_lists: list[list[Hit]], k: int) -> list[Hit]:
             key = (hit.source, hit.meta.get("window", hit.start_s))
             if key not in best or hit.score > best[key].score:
                 best[key] = hit
-    return sorted(best.values(), key=lambda h: -h.score)[:k]
+    # ties (a query that is a whole indexed file matches each of its windows) go to the earliest
+    return sorted(best.values(), key=lambda h: (-round(h.score, 5), h.source or "", h.start_s or 0.0))[:k]
 
 
 def search_audio(

@@ -63,6 +63,8 @@ def _print_hits(hits: Sequence[Any], as_json: bool) -> None:
             extra += f"  {h.price:.2f} {h.currency or ''}".rstrip()
         if h.start_s is not None:
             extra += f"  @{h.start_s:.1f}s"
+        if h.kind == "video" and h.text:
+            extra += f"  \"{h.text}\""
         _out(f"{rank:>3}. {h.score:.3f}  {h.title or h.id}{extra}  {h.source or ''}")
 
 
@@ -300,12 +302,13 @@ def build_parser() -> argparse.ArgumentParser:
     si.add_argument("--min-score", default="auto", help="auto (calibrated good-match score), none, or a number")
     si.set_defaults(func=cmd_search_image)
 
-    from app import cli_audio, cli_catalogue, cli_docs, cli_eval
+    from app import cli_audio, cli_catalogue, cli_docs, cli_eval, cli_video
 
     cli_catalogue.register(sub, idx, srch, si, common)
     cli_docs.register(sub, idx, common)
     cli_eval.register(sub, common)
     cli_audio.register(idx, srch, common)
+    cli_video.register(idx, common)
 
     sub.add_parser("doctor", parents=[common], help="check models, weights and the database").set_defaults(func=cmd_doctor)
 

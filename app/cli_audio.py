@@ -36,6 +36,8 @@ def register(index_sub, search_sub, common: argparse.ArgumentParser) -> None:
     ia.add_argument("--batch-size", type=int, default=None, help="default: the model's best size for the device")
     ia.add_argument("--json", action="store_true", help="print the report as JSON")
     ia.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    ia.add_argument("--speech", action="store_true", help="also transcribe speech (Whisper) so spoken words are found by `search text --kind doc` and `ask`")
+    ia.add_argument("--transcriber", default=None, help="with --speech: faster-whisper:tiny.en (default), faster-whisper:base, …")
     ia.set_defaults(func=cmd_index_audio)
 
     sa = search_sub.add_parser(
@@ -87,6 +89,10 @@ def cmd_index_audio(args: argparse.Namespace) -> int:
         raise CliError("this profile names no audio encoder; pass --encoder aisfx")
     encoders = audio_encoders(encoder_id, args.device, args.batch_size)
     report = index_audio(args.paths, store, encoders, window_s=args.window, hop_s=args.hop, progress=not args.quiet)
+    if getattr(args, "speech", False):
+        from app.cli_video import transcribe_audio_files
+
+        transcribe_audio_files(args, store, report)
     return _finish_report(report, args.json)
 
 

@@ -130,6 +130,10 @@ class SearchEngine:
             from app.audio_search import search_text_audio
 
             return search_text_audio(self, q, k=k, filter=filter)
+        if kind == "video":  # frames and transcript lines fused into moments
+            from app.video_search import search_text_video
+
+            return search_text_video(self, q, k=k, filter=filter)
         if kind not in ("image", "product"):
             raise QueryError(f"text search over {kind} is not available yet")
         enc_id = self.profile.text_to_image

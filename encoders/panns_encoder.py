@@ -166,9 +166,11 @@ class PannsEncoder(Encoder):
                 where = f"{self.checkpoint_path} does not exist" if self.checkpoint_path else f"looked in ${env}, the mmsearch cache and ~/panns_data/"
                 raise WeightsNotFoundError(PANNS_ID, env, where)
         models = panns_models_module()
-        model = models.Cnn14(
-            sample_rate=SAMPLE_RATE, window_size=1024, hop_size=320, mel_bins=64, fmin=50, fmax=14000, classes_num=527
-        )
+        with torch.random.fork_rng(devices=[]):  # random weights are the same in every run
+            torch.manual_seed(0)
+            model = models.Cnn14(
+                sample_rate=SAMPLE_RATE, window_size=1024, hop_size=320, mel_bins=64, fmin=50, fmax=14000, classes_num=527
+            )
         if path is not None:
             try:
                 state = _load_state_dict(path)
@@ -177,7 +179,6 @@ class PannsEncoder(Encoder):
                 raise WeightsNotFoundError(PANNS_ID, env, f"{path} is not a CNN14 checkpoint: {str(exc).splitlines()[0][:160]}") from exc
             self.weights_source = str(path)
         else:
-            torch.manual_seed(0)
             self.weights_source = "random (tests)"
         self._model = model.eval().to(self.device)
 

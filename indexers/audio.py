@@ -5,7 +5,7 @@ Each file is decoded once (mono), resampled once per model rate, and cut into wi
 Silent windows are left out; a file with nothing but silence is reported, as are empty,
 zero-length and undecodable files. Row ids hash (file content, window settings, window
 start, start offset), so a re-run skips what is stored; a file's rows are written in one
-upsert, the row that marks the file as done last.
+upsert, the row that marks the file as done (its first non-silent window) last.
 """
 
 from __future__ import annotations
@@ -48,6 +48,12 @@ def row_id(digest: str, window_s: float, hop_s: float, start_s: float, offset_s:
     return item_id(digest, f"audio/{window_s:g}/{hop_s:g}@{start_s:.3f}+{offset_s:.3f}")
 
 
+def marker_id(digest: str, window_s: float, hop_s: float) -> str:
+    """The id of a file's first non-silent window (at offset 0), written last: its presence
+    means the whole file is stored. Known before decoding, so a re-run can skip the file."""
+    return row_id(digest, window_s, hop_s, 0.0, 0.0)
+
+
 @dataclass
 class Segment:
     """One piece of audio to embed: window `index` of a file, starting `offset_s` into it."""
@@ -74,12 +80,15 @@ class FileWork:
 
 
 def segments_for(work: FileWork, offsets: tuple[float, ...]) -> list[Segment]:
-    """The windows to embed for one encoder: every window at offset 0, and the first
-    window also at the encoder's small start offsets (trimmed copies still match)."""
+    """The windows to embed for one encoder: every window at offset 0, and a clip that fits
+    in one window also at the encoder's small start offsets, so that a copy with its start
+    trimmed still matches (in a long file a trim shifts every window: offsets of the first
+    would cost much and help little; the query side tries offsets too)."""
     out: list[Segment] = []
+    single = len(work.segments) == 1 and work.segments[0].start_s == 0.0 and work.audio.duration_s <= work.segments[0].end_s + 1e-3
     for seg in work.segments:
         out.append(seg)
-        if seg is work.segments[0] and seg.start_s == 0.0:
+        if single:
             for off in offsets:
                 if off <= 0 or seg.end_s - seg.start_s - off < MIN_OFFSET_REST_S:
                     continue
@@ -133,6 +142,9 @@ def index_audio(
 
     if window_s <= 0 or hop_s <= 0 or hop_s > window_s:
         raise ValueError("the window must be positive and the hop between 0 and the window length")
+    for enc in encoders:
+        if not enc.weights_available():
+            enc.load()  # raises the one-sentence "weights not found" before anything is written
     t0 = time.perf_counter()
     report = IndexReport(kind="audio")
     files, missing = discover(paths, audio_extensions())
@@ -153,7 +165,7 @@ def index_audio(
                 digests[p] = fut.result()
             except OSError as exc:
                 report.skip(str(p), f"cannot read file ({exc.strerror or exc})")
-    keys = {p: row_id(d, window_s, hop_s, 0.0, 0.0) for p, d in digests.items()}
+    keys = {p: marker_id(d, window_s, hop_s) for p, d in digests.items()}
     present = [c.existing_ids(keys.values()) for _, c in collections]
     todo = [p for p in digests if not all(keys[p] in s for s in present)]
     report.unchanged = len(digests) - len(todo)
@@ -210,7 +222,7 @@ def _embed_and_store(group: list[FileWork], collections: list[tuple[Encoder, Col
             rows_by_file.setdefault(id(w), []).append(audio_row(w, seg, vec, window_s, hop_s, tag))
         for w in group:
             rows = rows_by_file.get(id(w), [])
-            marker = row_id(w.digest, window_s, hop_s, 0.0, 0.0)
+            marker = marker_id(w.digest, window_s, hop_s)
             rows.sort(key=lambda r: r["id"] == marker)  # the row that marks the file done goes last
             coll.upsert(rows)
 
@@ -245,8 +257,10 @@ def audio_row(
         meta["tags"] = [[name, round(score, 4)] for name, score in tags]
     if work.audio.truncated:
         meta["truncated_at_s"] = round(work.audio.duration_s, 3)
+    first = seg.index == work.segments[0].index and seg.offset_s == 0.0
+    rid = marker_id(work.digest, window_s, hop_s) if first else row_id(work.digest, window_s, hop_s, seg.start_s, seg.offset_s)
     return {
-        "id": row_id(work.digest, window_s, hop_s, seg.start_s, seg.offset_s),
+        "id": rid,
         "vector": vector,
         "source": str(work.path),
         "kind": "audio",

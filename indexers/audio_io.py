@@ -178,7 +178,8 @@ def _decode_av(source: str | Path | bytes, limit_s: float) -> tuple[np.ndarray, 
     try:
         container = av.open(fp)
     except (av.FFmpegError, OSError, ValueError) as exc:
-        raise AudioDecodeError(f"not an audio file ({_first_line(exc)})") from None
+        log.debug("PyAV cannot open the file: %s", _first_line(exc))
+        raise AudioDecodeError("not an audio file (unrecognised format)") from None
     with container:
         if not container.streams.audio:
             raise AudioDecodeError("no audio stream in the file")

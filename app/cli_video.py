@@ -1,0 +1,75 @@
+"""CLI commands for videos.
+
+- `mmsearch index video PATH...` — mp4, mkv, webm, avi, mov: frames sampled by time
+  (default 1 fps) and/or at scene changes, embedded by the profile's image encoders; the
+  audio track transcribed (Whisper) and each line embedded by the text encoder.
+- `mmsearch search text "QUERY" --kind video` goes through `SearchEngine.search_text`
+  and returns moments (frame and speech hits of one video fused) with start_s/end_s/text.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from app.cli import CliError, _err, _finish_report, _profile, _store
+
+
+def register(index_sub, common: argparse.ArgumentParser) -> None:
+    """Add `index video` to the `mmsearch` parser."""
+    from indexers.video import DEFAULT_FPS
+
+    iv = index_sub.add_parser(
+        "video",
+        parents=[common],
+        help="index videos (frames + speech)",
+        description="Recursive: mp4, mkv, webm, avi, mov, m4v. Frames are sampled by media time (--fps) and/or at "
+        "scene changes (--scene) and embedded with the profile's image encoders; speech is transcribed with Whisper "
+        "(--transcriber, default faster-whisper:tiny.en, packaged) and each line embedded with the text encoder. "
+        "A video without audio is indexed by its frames. Unreadable files are listed with their reason.",
+    )
+    iv.add_argument("paths", nargs="+")
+    iv.add_argument("--fps", type=_fps, default=DEFAULT_FPS, help=f"frames per second of media time (default {DEFAULT_FPS:g}; 0: scene changes only)")
+    iv.add_argument("--scene", type=float, default=None, metavar="T", help="also keep a frame at each scene change (0.05–0.3 is typical)")
+    iv.add_argument("--transcriber", default=None, help="faster-whisper:tiny.en (default), faster-whisper:PATH, openai-whisper:base, …")
+    iv.add_argument("--no-speech", action="store_true", help="index frames only")
+    iv.add_argument("--batch-size", type=int, default=None, help="default: the model's best size for the device")
+    iv.add_argument("--json", action="store_true", help="print the report as JSON")
+    iv.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    iv.set_defaults(func=cmd_index_video)
+
+
+def _fps(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0 <= value <= 60:
+        raise argparse.ArgumentTypeError("frames per second between 0 and 60")
+    return value
+
+
+def cmd_index_video(args: argparse.Namespace) -> int:
+    from encoders import get_encoder
+    from encoders.transcribe import get_transcriber
+    from indexers.video import index_video
+
+    if args.fps == 0 and args.scene is None:
+        raise CliError("--fps 0 needs --scene T (sample by time, by scene change, or both)")
+    store = _store(args)
+    profile = _profile(args)
+    encoders = [get_encoder(e, args.device, args.batch_size) for e in profile.image_encoders]
+    transcriber = None if args.no_speech else get_transcriber(args.transcriber, args.device)
+    report = index_video(args.paths, store, encoders, transcriber=transcriber, fps=args.fps, scene_threshold=args.scene, progress=not args.quiet)
+    return _finish_report(report, args.json)
+
+
+def transcribe_audio_files(args: argparse.Namespace, store, report) -> None:
+    """`index audio --speech`: transcribe the files too; failures join the audio report."""
+    from encoders.transcribe import get_transcriber
+    from indexers.audio_io import audio_extensions
+    from indexers.video import index_speech
+
+    speech = index_speech(args.paths, store, get_transcriber(getattr(args, "transcriber", None), args.device), audio_extensions(), progress=not args.quiet)
+    known = {p for p, _ in report.failed}
+    report.failed.extend((p, r) for p, r in speech.failed if p not in known)
+    _err(f"mmsearch: speech: {speech.indexed} transcribed, {speech.unchanged} unchanged or without speech")

