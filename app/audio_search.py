@@ -116,20 +116,67 @@ def search_audio(
 
 
 def search_text_audio(engine: SearchEngine, query: str, k: int = 10, filter: Filter | None = None) -> list[Hit]:
-    """Words → sounds, through the audio encoder's stored tags (PANNs: AudioSet labels)."""
+    """Words → sounds: through the audio encoder's stored tags (PANNs: AudioSet labels) and
+    through transcripts of speech in audio files (`index audio --speech`). When both answer,
+    the two rankings are fused (reciprocal rank) and `score` is the fused score."""
     enc = audio_encoder(engine)
     bridge_fn = getattr(enc, "text_bridge", None)
     bridge = bridge_fn(engine.profile.text) if bridge_fn is not None else None
-    if bridge is None:
+    speech = speech_hits(engine, query, k, filter)
+    if bridge is None and not speech:
         raise QueryError(
             f"text search over sounds is not available with {enc.spec.id} (profile {engine.profile.name}): "
             "it stores no tags to match words against; search with a sound clip (`mmsearch search audio FILE`), "
-            "or use profile full (PANNs CNN14 tags)"
+            "use profile full (PANNs CNN14 tags), or for spoken words index with `mmsearch index audio PATH --speech`"
         )
-    coll = _collection(engine, bridge)
-    vec = _cached_query_vector(bridge, query)
-    limit = min(16384, k * 3 + 10)
-    return merge_windows([engine._search(coll, vec, limit, filter)], k)
+    tags: list[Hit] = []
+    if bridge is not None:
+        coll = engine.store.find("audio", bridge.spec.id)
+        if coll is None or coll.count() == 0:
+            if not speech:
+                _collection(engine, bridge)  # raises "nothing is indexed yet … run `mmsearch index audio`"
+        else:
+            vec = _cached_query_vector(bridge, query)
+            tags = merge_windows([engine._search(coll, vec, min(16384, k * 3 + 10), filter)], k)
+    if not speech:
+        return tags
+    if not tags:
+        return speech
+    return fuse_rankings([tags, speech], k)
+
+
+def speech_hits(engine: SearchEngine, query: str, k: int, filter: Filter | None = None) -> list[Hit]:
+    """Transcript lines of audio files (stored by `index audio --speech`) that match the words."""
+    from indexers.docs import DOC_KIND, SEGMENT_KIND
+
+    if not any(c.kind == DOC_KIND and c.count for c in engine.store.list_collections()):
+        return []
+    from app.rag import search_docs
+
+    only_segments = Filter.eq("kind", SEGMENT_KIND) & (filter or Filter())
+    try:
+        hits = search_docs(engine.store, query, k=k * 3, filter=only_segments, device=engine.device)
+    except QueryError:
+        return []
+    out = [h for h in hits if (h.meta or {}).get("media") == "audio"][:k]
+    for h in out:  # the store keeps float32 times
+        h.start_s = None if h.start_s is None else round(float(h.start_s), 3)
+        h.end_s = None if h.end_s is None else round(float(h.end_s), 3)
+    return out
+
+
+def fuse_rankings(rankings: list[list[Hit]], k: int, c: int = 60) -> list[Hit]:
+    """Reciprocal-rank fusion of rankings whose scores are not comparable; `score` becomes the fused score."""
+    fused: dict[str, tuple[float, Hit]] = {}
+    for hits in rankings:
+        for rank, hit in enumerate(hits):
+            score, first = fused.get(hit.id, (0.0, hit))
+            fused[hit.id] = (score + 1.0 / (c + rank + 1), first)
+    out = []
+    for score, hit in sorted(fused.values(), key=lambda t: -t[0])[:k]:
+        hit.score = score
+        out.append(hit)
+    return out
 
 
 def hit_tags(hit: Hit) -> list[tuple[str, float]]:

@@ -239,6 +239,22 @@ def plan_windows(duration_s: float, window_s: float, hop_s: float) -> list[tuple
     return spans
 
 
+def read_excerpt(path: str | Path, start_s: float, end_s: float, rate: int = 22050) -> np.ndarray:
+    """Mono samples of [start_s, end_s) at `rate`, seeking where libsndfile can (UI players of large files)."""
+    import soundfile as sf
+
+    try:
+        with sf.SoundFile(str(path)) as f:
+            sr = int(f.samplerate)
+            f.seek(min(int(start_s * sr), max(f.frames - 1, 0)))
+            block = f.read(max(int((end_s - start_s) * sr), 1), dtype="float32", always_2d=True)
+        mono = np.nan_to_num(block.mean(axis=1), nan=0.0, posinf=0.0, neginf=0.0)
+        return resample(np.clip(mono, -1.0, 1.0).astype(np.float32), sr, rate)
+    except (sf.LibsndfileError, RuntimeError, ValueError):
+        audio = decode_audio(path, target_rate=rate, limit_s=end_s)  # formats without seeking (m4a)
+        return audio.samples[int(start_s * rate) :]
+
+
 def audio_mimetype(path: str | Path) -> str:
     """The MIME type a browser player needs for a file, by extension."""
     return {

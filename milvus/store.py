@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import re
+import time
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, Iterable, Iterator, Sequence
@@ -170,11 +171,23 @@ class VectorStore:
         self.client.load_collection(name)
         log.info("created collection %s (%s, dim %d)", name, encoder_id, dim)
 
-    def _ensure_loaded(self, name: str) -> None:
-        """Collections come back 'released' after a restart; searching needs them loaded."""
-        state = str(self.client.get_load_state(name).get("state", ""))
-        if "Loaded" not in state:
-            self.client.load_collection(name)
+    def _ensure_loaded(self, name: str, wait_s: float = 20.0) -> None:
+        """Collections come back 'released' after a restart; searching needs them loaded.
+
+        A collection another process is still creating has no index yet and cannot be
+        loaded: wait for its index instead of failing."""
+        deadline = time.monotonic() + wait_s
+        while True:
+            state = str(self.client.get_load_state(name).get("state", ""))
+            if "Loaded" in state:
+                return
+            try:
+                self.client.load_collection(name)
+                return
+            except Exception as exc:
+                if "index not found" not in str(exc).lower() or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.3)
 
     def _info(self, name: str) -> CollectionInfo:
         desc = self.client.describe_collection(name)

@@ -32,11 +32,18 @@ if encoder is None:
     st.stop()
 
 has_tags = bool(getattr(encoder, "has_tags", False))
+try:  # transcripts (`index audio --speech`) live in the docs collection: words can find speech
+    from indexers.docs import DOC_KIND
+
+    has_transcripts = any(c.kind == DOC_KIND and c.count for c in engine.store.list_collections())
+except Exception:  # the page works without them
+    has_transcripts = False
+text_ok = has_tags or has_transcripts
 st.sidebar.caption(f"Profile **{engine.profile.name}**: sounds with `{plain(audio_id)}`")
 if not has_tags:
     st.sidebar.caption(
-        f"`{plain(audio_id)}` stores no tags, so sounds can be found by a clip, not by words. "
-        "Profile full (PANNs CNN14) adds AudioSet tags for text search."
+        f"`{plain(audio_id)}` stores no tags, so sounds are found by a clip; words find only speech "
+        "transcribed by `mmsearch index audio PATH --speech`. Profile full (PANNs CNN14) adds AudioSet tags."
     )
 
 with st.form("audio_query"):
@@ -44,8 +51,8 @@ with st.form("audio_query"):
     col_text, col_k = st.columns([5, 1])
     query = col_text.text_input(
         "…or describe a sound",
-        placeholder="dog barking, church bell, applause…" if has_tags else "needs an encoder with tags (profile full)",
-        disabled=not has_tags,
+        placeholder="dog barking, church bell, applause…" if has_tags else "spoken words (transcripts)" if has_transcripts else "needs an encoder with tags (profile full)",
+        disabled=not text_ok,
     )
     k = col_k.number_input("Results", min_value=1, max_value=50, value=8)
     submitted = st.form_submit_button("Search", type="primary")
@@ -61,12 +68,10 @@ def _player(hit: Hit) -> None:
     if path.stat().st_size <= MAX_PLAYER_FILE_BYTES:
         st.audio(str(path), format=audio_mimetype(path), start_time=start)
         return
-    from indexers.audio_io import decode_audio, wav_bytes
+    from indexers.audio_io import read_excerpt, wav_bytes
 
     end = float(hit.end_s or start + 10.0)
-    audio = decode_audio(path, target_rate=22050, limit_s=end)
-    excerpt = audio.samples[int(start * 22050) :]
-    st.audio(wav_bytes(excerpt, 22050), format="audio/wav")
+    st.audio(wav_bytes(read_excerpt(path, start, end, 22050), 22050), format="audio/wav")
     st.caption("excerpt of the window (the file is large)")
 
 
@@ -102,7 +107,7 @@ try:
         hits = engine.search_text(query, kind="audio", k=int(k))
         heading = f"Sounds for “{plain(query.strip()[:100])}”"
     elif submitted:
-        st.info("Drop a sound clip" + (" or type a few words" if has_tags else "") + ", then press Search.")
+        st.info("Drop a sound clip" + (" or type a few words" if text_ok else "") + ", then press Search.")
 except Exception as exc:
     show_error(exc)
 

@@ -185,6 +185,34 @@ def test_text_search_with_aisfx_says_there_are_no_tags(store):
         eng.search_text("dog barking", kind="audio")
 
 
+def test_text_search_finds_speech_in_audio_files(sounds, store, fake16, audio_profile):
+    """Transcript lines stored by `index audio --speech` answer `search text --kind audio`
+    (the fake encoder, like aiSFX, has no tags); video transcripts are left out."""
+    from indexers.docs import Segment, index_segments
+
+    index_audio([sounds], store, [fake16], progress=False)
+    eng = SearchEngine(store, audio_profile, device="cpu")
+    with pytest.raises(QueryError, match="--speech"):
+        eng.search_text("the weather today", kind="audio")
+    talk = str((sounds / "long.flac").resolve())
+    lines = [Segment(0.0, 4.0, "good morning everyone", {"media": "audio"}), Segment(4.0, 9.5, "the weather today is sunny", {"media": "audio"})]
+    index_segments(store, talk, lines, encoder=fake16)
+    index_segments(store, "/videos/clip.mp4", [Segment(1.0, 2.0, "the weather today", {"media": "video"})], encoder=fake16)
+    hits = eng.search_text("the weather today", kind="audio", k=5)
+    assert hits and all(h.source == talk for h in hits)
+    assert {(h.start_s, h.end_s, h.text) for h in hits} <= {(0.0, 4.0, "good morning everyone"), (4.0, 9.5, "the weather today is sunny")}
+    assert hits[0].text == "the weather today is sunny"  # BM25 half of the hybrid retriever
+
+
+def test_fused_rankings_score_by_rank():
+    from app.audio_search import fuse_rankings
+
+    a = [Hit(id="x", score=0.9), Hit(id="y", score=0.8)]
+    b = [Hit(id="y", score=12.0), Hit(id="z", score=3.0)]
+    fused = fuse_rankings([a, b], k=3)
+    assert [h.id for h in fused] == ["y", "x", "z"] and fused[0].score == pytest.approx(1 / 62 + 1 / 61)
+
+
 def test_merge_keeps_one_hit_per_window():
     def h(i, score, window, offset):
         return Hit(id=i, score=score, source="/a.wav", start_s=0.0, end_s=1.0, meta={"window": window, "offset_s": offset})

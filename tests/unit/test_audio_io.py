@@ -13,6 +13,7 @@ from indexers.audio_io import (
     have_pyav,
     is_silent,
     plan_windows,
+    read_excerpt,
     resample,
     wav_bytes,
 )
@@ -182,3 +183,12 @@ def test_wav_bytes_round_trip():
     data = wav_bytes(tone(0.5, rate=16000), 16000)
     assert data[:4] == b"RIFF"
     assert decode_audio(data).duration_s == pytest.approx(0.5)
+
+
+def test_read_excerpt_seeks_to_the_window(tmp_path):
+    rate = 8000
+    x = np.concatenate([np.zeros(rate * 5, dtype=np.float32), tone(1.0, rate=rate), np.zeros(rate * 4, dtype=np.float32)])
+    sf.write(tmp_path / "x.flac", x, rate)
+    part = read_excerpt(tmp_path / "x.flac", 5.0, 6.0, rate=rate)
+    assert part.size == rate and float(np.abs(part).max()) > 0.4
+    assert float(np.abs(read_excerpt(tmp_path / "x.flac", 0.0, 4.0, rate=rate)).max()) == 0.0
