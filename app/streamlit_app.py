@@ -8,7 +8,8 @@ import streamlit as st
 
 st.set_page_config(page_title="mmsearch", page_icon=":material/search:", layout="wide")
 
-_here = Path(__file__).parent / "pages"
+# Not "pages/": Streamlit would also list that folder itself on deep links (/audio).
+_here = Path(__file__).parent / "views"
 # (file, title, icon); a page appears once its file exists.
 PAGES = [
     ("search.py", "Search", ":material/search:"),

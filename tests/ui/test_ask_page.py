@@ -13,7 +13,7 @@ import streamlit as st
 from tests.fake_llm import FakeLLM, FakeLLMServer
 from tests.ui.conftest import ARTIFACTS, REPO, streamlit_server
 
-ASK_PAGE = str(REPO / "app" / "pages" / "ask.py")
+ASK_PAGE = str(REPO / "app" / "views" / "ask.py")
 LICENCES = Path("/usr/share/common-licenses")
 VIDEO = "/videos/owl-talk.mp4"
 # Whisper's output for the talk would land here with the video issue; the segments are given directly.

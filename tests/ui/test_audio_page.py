@@ -12,7 +12,7 @@ import streamlit as st
 
 from tests.ui.conftest import ARTIFACTS, REPO, streamlit_server
 
-AUDIO_PAGE = str(REPO / "app" / "pages" / "audio.py")
+AUDIO_PAGE = str(REPO / "app" / "views" / "audio.py")
 SOUNDS = Path("/usr/share/sounds/freedesktop/stereo")
 NAMES = ["bell", "complete", "service-login", "dialog-warning", "alarm-clock-elapsed", "trash-empty", "message"]
 PHONE_AT = 32.0

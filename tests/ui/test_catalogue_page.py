@@ -16,7 +16,7 @@ import streamlit as st
 from app.ui_common import plain
 from tests.ui.conftest import ARTIFACTS, REPO, streamlit_server
 
-CATALOGUE_PAGE = str(REPO / "app" / "pages" / "catalogue.py")
+CATALOGUE_PAGE = str(REPO / "app" / "views" / "catalogue.py")
 
 pytestmark = [pytest.mark.ui, pytest.mark.slow]
 

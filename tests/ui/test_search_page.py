@@ -7,7 +7,7 @@ import streamlit as st
 
 from tests.ui.conftest import ARTIFACTS, REPO, streamlit_server
 
-SEARCH_PAGE = str(REPO / "app" / "pages" / "search.py")
+SEARCH_PAGE = str(REPO / "app" / "views" / "search.py")
 
 pytestmark = [pytest.mark.ui, pytest.mark.slow]
 

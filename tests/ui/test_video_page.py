@@ -9,7 +9,7 @@ import streamlit as st
 from tests.ui.conftest import ARTIFACTS, REPO, streamlit_server
 from tests.video_samples import CLIP_0880, VTEST, make_video
 
-VIDEO_PAGE = str(REPO / "app" / "pages" / "video.py")
+VIDEO_PAGE = str(REPO / "app" / "views" / "video.py")
 SPEECH_AT = 6.0
 PHRASE = "he was not an ill disposed young man"
 
