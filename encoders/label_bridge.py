@@ -57,30 +57,34 @@ class LabelBridgeEncoder(Encoder):
         self.text_encoder.load()
         self.weights_source = f"{self.image_encoder._weights_path()} + {self.text_encoder.weights_source}"
 
-    def _label_vectors(self) -> np.ndarray:
-        """MiniLM vectors of the 1000 class descriptions, cached on disk (embedding them takes seconds)."""
-        labels = imagenet_labels()
-        key = hashlib.sha256(("\n".join(labels) + self.text_encoder.spec.id).encode()).hexdigest()[:16]
-        path = mmsearch_home() / "cache" / f"imagenet_labels_{key}.npy"
-        if path.exists():
-            vecs = np.load(path)
-            if vecs.shape == (len(labels), self.spec.dim):
-                return vecs
-        vecs = self.text_encoder.embed_documents(labels)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp.npy")
-        np.save(tmp, vecs)
-        os.replace(tmp, path)
-        return vecs
-
     def _embed_documents_batch(self, items: list[Any]) -> np.ndarray:
         if self._label_vecs is None:
-            self._label_vecs = self._label_vectors()
+            self._label_vecs = cached_label_vectors(self.text_encoder, imagenet_labels(), "imagenet_labels")
         _, probs = self.image_encoder.forward(items)
-        top = np.argsort(-probs, axis=1)[:, : self.top_k]
-        weights = np.take_along_axis(probs, top, axis=1)
-        vecs = np.einsum("nk,nkd->nd", weights, self._label_vecs[top])
-        return l2_normalise(vecs)
+        return weighted_label_vectors(probs, self._label_vecs, self.top_k)
 
     def _embed_queries_batch(self, items: list[Any]) -> np.ndarray:
         return self.text_encoder.embed_queries([str(t) for t in items])
+
+
+def cached_label_vectors(text_encoder: Encoder, labels: list[str], name: str) -> np.ndarray:
+    """Text vectors of a classifier's labels, cached on disk (embedding them takes seconds)."""
+    key = hashlib.sha256(("\n".join(labels) + text_encoder.spec.id).encode()).hexdigest()[:16]
+    path = mmsearch_home() / "cache" / f"{name}_{key}.npy"
+    if path.exists():
+        vecs = np.load(path)
+        if vecs.shape == (len(labels), text_encoder.spec.dim):
+            return vecs
+    vecs = text_encoder.embed_documents(labels)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp.npy")
+    np.save(tmp, vecs)
+    os.replace(tmp, path)
+    return vecs
+
+
+def weighted_label_vectors(probs: np.ndarray, label_vecs: np.ndarray, top_k: int) -> np.ndarray:
+    """Per row: the top-k labels' text vectors weighted by their probabilities, normalised."""
+    top = np.argsort(-probs, axis=1)[:, :top_k]
+    weights = np.take_along_axis(probs, top, axis=1)
+    return l2_normalise(np.einsum("nk,nkd->nd", weights, label_vecs[top]))

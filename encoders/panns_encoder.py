@@ -16,7 +16,6 @@ AudioSet ontology, CC BY 4.0).
 from __future__ import annotations
 
 import csv
-import hashlib
 import importlib
 import importlib.util
 import logging
@@ -28,8 +27,9 @@ from typing import Any
 
 import numpy as np
 
-from encoders.base import Encoder, EncoderError, EncoderSpec, WeightsNotFoundError, l2_normalise
-from encoders.weights import cache_path, local_weights, mmsearch_home, override_env_var
+from encoders.base import Encoder, EncoderError, EncoderSpec, WeightsNotFoundError
+from encoders.label_bridge import cached_label_vectors, weighted_label_vectors
+from encoders.weights import cache_path, local_weights, override_env_var
 
 log = logging.getLogger(__name__)
 
@@ -282,30 +282,11 @@ class PannsTagBridgeEncoder(Encoder):
     def tags(self, items: list[Any], top: int = 5, min_score: float = 0.0) -> list[list[tuple[str, float]]]:
         return self.audio_encoder.tags(items, top=top, min_score=min_score)
 
-    def _label_vectors(self) -> np.ndarray:
-        """Text vectors of the 527 labels, cached on disk."""
-        labels = self.audio_encoder.labels()
-        key = hashlib.sha256(("\n".join(labels) + self.text_encoder.spec.id).encode()).hexdigest()[:16]
-        path = mmsearch_home() / "cache" / f"audioset_labels_{key}.npy"
-        if path.exists():
-            vecs = np.load(path)
-            if vecs.shape == (len(labels), self.spec.dim):
-                return vecs
-        vecs = self.text_encoder.embed_documents(labels)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp.npy")
-        np.save(tmp, vecs)
-        os.replace(tmp, path)
-        return vecs
-
     def _embed_documents_batch(self, items: list[Any]) -> np.ndarray:
         if self._label_vecs is None:
-            self._label_vecs = self._label_vectors()
+            self._label_vecs = cached_label_vectors(self.text_encoder, self.audio_encoder.labels(), "audioset_labels")
         _, probs = self.audio_encoder.forward(items)
-        top = np.argsort(-probs, axis=1)[:, : self.top_k]
-        weights = np.take_along_axis(probs, top, axis=1)
-        vecs = np.einsum("nk,nkd->nd", weights, self._label_vecs[top])
-        return l2_normalise(vecs)
+        return weighted_label_vectors(probs, self._label_vecs, self.top_k)
 
     def _embed_queries_batch(self, items: list[Any]) -> np.ndarray:
         return self.text_encoder.embed_queries([str(t) for t in items])

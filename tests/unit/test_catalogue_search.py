@@ -7,7 +7,6 @@ Vectors are written straight into a Milvus Lite `product` collection (or come fr
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
