@@ -33,6 +33,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--fps", type=float, default=1.0, help="frames sampled per second of media (default 1)")
     ap.add_argument("--profile", default="offline")
     ap.add_argument("--transcriber", default=None, help="default faster-whisper:tiny.en")
+    ap.add_argument("--compare", default="faster-whisper:base,openai-whisper:tiny.en",
+                    help="more transcribers timed on the same audio track, side by side (skipped, with the reason, when their weights are missing)")
     ap.add_argument("--device", default="cpu")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
@@ -68,6 +70,19 @@ def main(argv: list[str] | None = None) -> None:
         assert report.indexed == 1, report.summary()
         close(store.uri)
 
+        compare_rows = []
+        for tid in [t for t in args.compare.split(",") if t.strip()]:
+            other = get_transcriber(tid.strip(), args.device)
+            if not other.weights_available():
+                compare_rows.append([f"transcribe with {other.id}", "—", "—", "weights not on this machine: not measured"])
+                continue
+            from indexers.video import transcribe_track
+
+            transcribe_track(video, other)  # load + warm up
+            with timer() as t_other:
+                lines = transcribe_track(video, other)
+            compare_rows.append([f"transcribe with {other.id}", f"{t_other[0]:.1f}", f"{stats.media_s / t_other[0]:.1f}", f"{len(lines)} lines"])
+
         frames_only = VideoStats()
         store2 = VectorStore(str(root / "f.db"))
         with timer() as wall_frames:
@@ -86,6 +101,7 @@ def main(argv: list[str] | None = None) -> None:
         ["frame embed + thumbnails + upsert", f"{stats.embed_s:.1f}", rate(stats.embed_s), ", ".join(e.spec.id for e in encoders)],
         ["transcribe (audio decode + Whisper)", f"{stats.transcribe_s:.1f}", rate(stats.transcribe_s), transcriber.id],
         ["transcript lines embed + upsert", f"{stats.segment_store_s:.1f}", rate(stats.segment_store_s), text_enc.spec.id],
+        *compare_rows,
     ]
     table = markdown_table(["part", "seconds", "media s / s", "notes"], rows)
     write_result(

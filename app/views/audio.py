@@ -48,6 +48,7 @@ if not has_tags:
 
 with st.form("audio_query"):
     upload = st.file_uploader("Drop a sound clip to find similar sounds", type=UPLOAD_TYPES)
+    recording = st.audio_input("…or record one with your microphone")
     col_text, col_k = st.columns([5, 1])
     query = col_text.text_input(
         "…or describe a sound",
@@ -97,12 +98,14 @@ def _results(hits: list[Hit]) -> None:
 hits: list[Hit] | None = None
 heading = ""
 try:
-    data = read_upload(upload) if submitted else None
+    clip = upload if upload is not None else recording  # a recording arrives as a WAV file
+    data = read_upload(clip) if submitted else None
     if submitted and data is not None:
+        name = upload.name if upload is not None else "recording.wav"
         st.caption("your clip")
-        st.audio(data, format=audio_mimetype(upload.name))
+        st.audio(data, format=audio_mimetype(name))
         hits = search_audio(engine, data, k=int(k))
-        heading = f"Sounds like {plain(upload.name)}"
+        heading = f"Sounds like {plain(name)}"
     elif submitted and query.strip():
         hits = engine.search_text(query, kind="audio", k=int(k))
         heading = f"Sounds for “{plain(query.strip()[:100])}”"
