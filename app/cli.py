@@ -12,7 +12,7 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 log = logging.getLogger("mmsearch")
 
@@ -50,7 +50,8 @@ def _engine(args: argparse.Namespace):
     return SearchEngine(_store(args), _profile(args), args.device)
 
 
-def _print_hits(hits: Sequence[Any], as_json: bool) -> None:
+def _print_hits(hits: Sequence[Any], as_json: bool, line: Callable[[Any], str] | None = None) -> None:
+    """`--json`: one array of hits; otherwise one line per hit (`line` formats it, if given)."""
     if as_json:
         _out(json.dumps([h.to_json() for h in hits], ensure_ascii=False))
         return
@@ -58,6 +59,9 @@ def _print_hits(hits: Sequence[Any], as_json: bool) -> None:
         _out("no results")
         return
     for rank, h in enumerate(hits, 1):
+        if line is not None:
+            _out(f"{rank:>3}. {h.score:.3f}  {line(h)}")
+            continue
         extra = ""
         if h.price is not None:
             extra += f"  {h.price:.2f} {h.currency or ''}".rstrip()

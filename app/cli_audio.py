@@ -10,11 +10,10 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 from typing import Any, Sequence
 
-from app.cli import CliError, _engine, _finish_report, _out, _profile, _store
+from app.cli import _print_hits, CliError, _engine, _finish_report, _profile, _store
 
 
 def register(index_sub, search_sub, common: argparse.ArgumentParser) -> None:
@@ -108,15 +107,11 @@ def cmd_search_audio(args: argparse.Namespace) -> int:
 
 
 def print_audio_hits(hits: Sequence[Any], as_json: bool) -> None:
-    """`--json`: the common hit keys (tags are in `text`); otherwise one line per hit."""
+    """`--json`: the common hit keys (tags are in `text`); otherwise one line per hit with its span."""
     from app.audio_search import fmt_span
 
-    if as_json:
-        _out(json.dumps([h.to_json() for h in hits], ensure_ascii=False))
-        return
-    if not hits:
-        _out("no results")
-        return
-    for rank, h in enumerate(hits, 1):
+    def line(h: Any) -> str:
         tags = f"  [{h.text}]" if h.text else ""
-        _out(f"{rank:>3}. {h.score:.3f}  {h.title or h.id}  {fmt_span(h)}{tags}  {h.source or ''}")
+        return f"{h.title or h.id}  {fmt_span(h)}{tags}  {h.source or ''}"
+
+    _print_hits(hits, as_json, line)
