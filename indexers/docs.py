@@ -28,7 +28,7 @@ from typing import Any, Iterable, Sequence
 
 from encoders.base import Encoder
 from indexers.chunking import Chunk, Section, TokenSpans, chunk_sections, hf_token_spans, regex_token_spans
-from indexers.files import item_id
+from indexers.files import discover, item_id
 from indexers.report import IndexReport
 from milvus import Collection, Filter, VectorStore
 
@@ -138,22 +138,7 @@ def is_url(text: str) -> bool:
 def discover_docs(paths: Iterable[str | Path]) -> tuple[list[Path], list[tuple[str, str]]]:
     """Files to read: named files as they are; in folders (recursively) every non-hidden file
     that is not a known non-document type. Also the paths that do not exist."""
-    found: list[Path] = []
-    missing: list[tuple[str, str]] = []
-    for raw in paths:
-        p = Path(raw).expanduser()
-        if p.is_file():
-            found.append(p.resolve())
-        elif p.is_dir():
-            for root, dirs, names in os.walk(p):
-                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-                for n in sorted(names):
-                    f = Path(root, n)
-                    if not n.startswith(".") and f.suffix.lower() not in NOT_DOCS and f.is_file():
-                        found.append(f.resolve())
-        else:
-            missing.append((str(raw), "no such file or folder"))
-    return list(dict.fromkeys(found)), missing
+    return discover(paths, accept=lambda f: not f.name.startswith(".") and f.suffix.lower() not in NOT_DOCS and f.is_file())
 
 
 def _mb(n: int) -> str:

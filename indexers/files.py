@@ -5,11 +5,18 @@ from __future__ import annotations
 import hashlib
 import os
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable
 
 
-def discover(paths: Iterable[str | Path], extensions: frozenset[str]) -> tuple[list[Path], list[tuple[str, str]]]:
-    """Files under `paths` (recursively) with one of `extensions`, sorted; plus missing paths."""
+def discover(
+    paths: Iterable[str | Path],
+    extensions: frozenset[str] | None = None,
+    accept: Callable[[Path], bool] | None = None,
+) -> tuple[list[Path], list[tuple[str, str]]]:
+    """Files under `paths` (recursively, hidden folders skipped), sorted; plus missing paths.
+
+    Inside folders a file is kept when its suffix is in `extensions` (if given) and
+    `accept(path)` is true (if given); files named directly are always kept."""
     found: list[Path] = []
     missing: list[tuple[str, str]] = []
     for raw in paths:
@@ -19,7 +26,10 @@ def discover(paths: Iterable[str | Path], extensions: frozenset[str]) -> tuple[l
         elif p.is_dir():
             for root, dirs, names in os.walk(p):
                 dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-                found.extend(Path(root, n).resolve() for n in sorted(names) if Path(n).suffix.lower() in extensions)
+                for n in sorted(names):
+                    f = Path(root, n)
+                    if (extensions is None or f.suffix.lower() in extensions) and (accept is None or accept(f)):
+                        found.append(f.resolve())
         else:
             missing.append((str(raw), "no such file or folder"))
     return list(dict.fromkeys(found)), missing
