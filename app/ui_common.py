@@ -45,18 +45,23 @@ def read_upload(upload) -> bytes | None:
     return data
 
 
+def thumb_and_title(hit: Hit) -> None:
+    """The top of a result card: its thumbnail (or a placeholder) and its title, as text."""
+    thumb = thumbnail_for(hit)
+    if thumb:
+        st.image(thumb, width="stretch")
+    else:
+        st.text("(no preview)")
+    st.markdown(f"**{plain(hit.title or hit.id)}**")
+
+
 def hit_grid(hits: list[Hit], columns: int = 4, key: str = "grid", on_more=None) -> None:
     """Thumbnails with scores; a 'More like this' button per hit calls `on_more(hit)`."""
     for start in range(0, len(hits), columns):
         cols = st.columns(columns)
         for col, hit in zip(cols, hits[start : start + columns]):
             with col:
-                thumb = thumbnail_for(hit)
-                if thumb:
-                    st.image(thumb, width="stretch")
-                else:
-                    st.text("(no preview)")
-                st.markdown(f"**{plain(hit.title or hit.id)}**")
+                thumb_and_title(hit)
                 st.caption(f"score {hit.score:.3f}")
                 if hit.text:
                     st.caption(plain(hit.text[:140]))

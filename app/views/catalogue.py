@@ -16,7 +16,7 @@ import streamlit as st
 from app import ui_state
 from app.catalogue import Catalogue, PriceQuery, SimilarResult, default_floor
 from app.search import Hit, load_query_image
-from app.ui_common import plain, read_upload, show_error, thumbnail_for
+from app.ui_common import plain, read_upload, show_error, thumb_and_title, thumbnail_for
 
 PAGE_SIZE = 20
 COLUMNS = 5
@@ -58,12 +58,7 @@ def close_item() -> None:
 
 def card(hit: Hit, key: str, show_score: bool = False) -> None:
     """One product: thumbnail, title, price, saving, score and a button to open it."""
-    thumb = thumbnail_for(hit)
-    if thumb:
-        st.image(thumb, width="stretch")
-    else:
-        st.text("(no preview)")
-    st.markdown(f"**{plain(hit.title or hit.id)}**")
+    thumb_and_title(hit)
     line = money(hit.price, hit.currency)
     if hit.saving is not None and hit.saving_pct is not None:
         if hit.saving > 0:
