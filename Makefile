@@ -7,7 +7,7 @@ STAMP := $(VENV)/.mmsearch-installed
 PORT ?= 8501
 DB ?= data/mmsearch.db
 
-.PHONY: help install server-venv sysdeps demo serve test test-fast bench clean
+.PHONY: help install server-venv lite3-venv sysdeps demo serve test test-fast bench clean
 
 help:
 	@echo "make demo   - install, index the sample photos and catalogue, start the app"
@@ -35,6 +35,16 @@ $(SERVER_VENV)/.installed:
 
 server-venv: $(SERVER_VENV)/.installed
 
+# Milvus Lite 3.2 (pure-Python engine, nullable fields) as a loopback server for the congruence
+# tests and the latency benchmark; the embedded default is Lite 2.5 and one venv holds one Lite.
+LITE3_VENV := .venv-lite3
+$(LITE3_VENV)/.installed:
+	@test -x $(LITE3_VENV)/bin/python || $(PYTHON) -m venv $(LITE3_VENV)
+	$(LITE3_VENV)/bin/python -m pip install -q 'milvus-lite==3.2.2' 'pymilvus==3.0.2'
+	@touch $@
+
+lite3-venv: $(LITE3_VENV)/.installed
+
 # System packages: Chromium for the browser tests, sample photos and Fashion-MNIST for the demo,
 # freedesktop sounds for the audio tests and benchmark, LibriVox speech (pocketsphinx-testdata) for the video tests.
 sysdeps:
@@ -52,13 +62,13 @@ demo: install sysdeps
 serve: install
 	$(VENV)/bin/mmsearch serve --db $(DB) --port $(PORT)
 
-test: install server-venv sysdeps
+test: install server-venv lite3-venv sysdeps
 	$(PY) -m pytest
 
 test-fast: install
 	$(PY) -m pytest -m "not slow and not ui"
 
-bench: install server-venv sysdeps
+bench: install server-venv lite3-venv sysdeps
 	$(PY) -m bench
 
 clean:

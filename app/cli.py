@@ -169,7 +169,9 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     try:
         store = _store(args)
         infos = store.list_collections()
-        _out(f"            {'Milvus Lite (one process at a time)' if store.is_lite else 'Milvus server'}; {len(infos)} collections")
+        caps = store.capabilities
+        where = "embedded, one process at a time" if store.is_lite else "server"
+        _out(f"            {caps.backend} ({where}); vector index {caps.vector_index['index_type']}; {len(infos)} collections")
         for info in infos:
             _out(f"  {info.count:>8}  {info.name}  ({info.encoder}, dim {info.dim})")
     except Exception as exc:  # doctor reports, it does not fail
@@ -251,22 +253,31 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_db_serve(args: argparse.Namespace) -> int:
     """Serve a Lite `.db` over gRPC on loopback so several processes can share it."""
-    import shutil
-    import subprocess
-
-    from milvus.client import is_lite
+    from milvus.client import hold_lite_file, is_lite
 
     if not is_lite(args.db):
         raise CliError(f"{args.db} is already a server URI; `db serve` shares a local .db file")
-    exe = shutil.which("milvus-lite") or str(Path(sys.executable).with_name("milvus-lite"))
-    if not Path(exe).exists():
-        raise CliError("the milvus-lite command is not installed (pip install 'milvus-lite>=3.2')")
+    try:
+        from milvus_lite.server import Server
+    except ImportError as exc:
+        raise CliError("Milvus Lite is not installed (pip install 'milvus-lite==2.5.1')") from exc
+    db = Path(args.db).expanduser().resolve()
+    db.parent.mkdir(parents=True, exist_ok=True)
+    hold_lite_file(str(db))  # held until this process exits
+    try:
+        server = Server(str(db), address=f"{args.host}:{args.port}")
+    except RuntimeError as exc:  # Lite's rules for file names
+        raise CliError(f"cannot serve {args.db}: {exc}") from exc
+    if not server.init() or not server.start():
+        raise CliError(f"cannot serve {args.db}: another process has it open (stop the app or indexer using it), or port {args.port} is taken")
     uri = f"http://{args.host}:{args.port}"
     _err(f"mmsearch: serving {args.db} at {uri}; point other processes at it with --db {uri} (Ctrl+C to stop)")
     try:
-        return subprocess.call([exe, "server", "--data-dir", str(Path(args.db).resolve()), "--host", args.host, "--port", str(args.port)])
+        return server._p.wait()
     except KeyboardInterrupt:
         return 0
+    finally:
+        server.stop()
 
 
 # -- parser -------------------------------------------------------------------------
@@ -364,7 +375,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         if args.verbose:
             raise
-        _err(f"mmsearch: error: {user_message(exc)}")
+        _err(f"mmsearch: error: {user_message(exc, getattr(args, 'db', None))}")
         return 1
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import warnings
 from pathlib import Path
 
 from milvus.errors import StoreError, StoreLockedError
@@ -12,6 +13,7 @@ from milvus.errors import StoreError, StoreLockedError
 log = logging.getLogger(__name__)
 
 _clients: dict[str, object] = {}
+_file_locks: dict[str, int] = {}  # Lite path → fd of our lock on it, held while the client lives
 _lock = threading.Lock()
 _verbose = False
 
@@ -48,11 +50,35 @@ def normalise_uri(uri: str) -> str:
     return uri
 
 
+def hold_lite_file(path: str) -> int:
+    """Take this process's exclusive lock on a Lite `.db` (raises StoreLockedError if another
+    process has it); returns the fd, which holds the lock until closed.
+
+    Milvus Lite 2.5 locks the file too, but a process that fails to get its lock deletes the
+    lock *file* on the way out, so a third process would then open the file beside the first.
+    This lock file is never deleted, and is taken before Milvus Lite is asked."""
+    import fcntl
+
+    db = Path(path)
+    fd = os.open(db.with_name(f".{db.name}.mmsearch-lock"), os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as exc:
+        os.close(fd)
+        raise StoreLockedError(str(db)) from exc
+    return fd
+
+
+def _release_lite_file(uri: str) -> None:
+    fd = _file_locks.pop(uri, None)
+    if fd is not None:
+        os.close(fd)
+
+
 def connect(uri: str, token: str | None = None, timeout: float = 10.0):
     """A MilvusClient for `uri`; the same object for the same URI in this process
     (a Lite `.db` can be opened only once, even within one process)."""
-    from pymilvus import MilvusClient
-    from pymilvus.exceptions import MilvusException
+    import pymilvus  # noqa: F401  (its import resets its loggers: quiet them after it)
 
     if not _verbose:
         quiet_backend_loggers()
@@ -62,19 +88,33 @@ def connect(uri: str, token: str | None = None, timeout: float = 10.0):
             return _clients[uri]
         if is_lite(uri):
             Path(uri).parent.mkdir(parents=True, exist_ok=True)
+            _file_locks[uri] = hold_lite_file(uri)
         try:
-            client = MilvusClient(uri=uri, token=token or os.environ.get("MILVUS_TOKEN", ""), timeout=timeout)
-        except MilvusException as exc:
-            text = str(exc)
-            if is_lite(uri) and ("Open local milvus failed" in text or "Locked" in text):
-                raise StoreLockedError(uri) from exc
-            if not is_lite(uri):
-                raise StoreError(f"cannot reach the Milvus server at {uri}; is it running? ({_first_line(text)})") from exc
-            raise StoreError(f"cannot open the Milvus database at {uri}: {_first_line(text)}") from exc
-        except Exception as exc:  # grpc/network failures come in many types
-            raise StoreError(f"cannot reach the Milvus server at {uri}: {_first_line(str(exc))}") from exc
+            client = _open(uri, token, timeout)
+        except BaseException:
+            _release_lite_file(uri)
+            raise
         _clients[uri] = client
         return client
+
+
+def _open(uri: str, token: str | None, timeout: float):
+    from pymilvus import MilvusClient
+    from pymilvus.exceptions import MilvusException
+
+    try:
+        with warnings.catch_warnings():  # milvus-lite 2.5 imports the deprecated pkg_resources
+            warnings.filterwarnings("ignore", message="pkg_resources is deprecated")
+            return MilvusClient(uri=uri, token=token or os.environ.get("MILVUS_TOKEN", ""), timeout=timeout)
+    except MilvusException as exc:
+        text = str(exc)
+        if is_lite(uri) and ("Open local milvus failed" in text or "Locked" in text):
+            raise StoreLockedError(uri) from exc
+        if not is_lite(uri):
+            raise StoreError(f"cannot reach the Milvus server at {uri}; is it running? ({_first_line(text)})") from exc
+        raise StoreError(f"cannot open the Milvus database at {uri}: {_first_line(text)}") from exc
+    except Exception as exc:  # grpc/network failures come in many types
+        raise StoreError(f"cannot reach the Milvus server at {uri}: {_first_line(str(exc))}") from exc
 
 
 def close(uri: str) -> None:
@@ -88,14 +128,15 @@ def close(uri: str) -> None:
         except Exception:  # closing twice or a dead server: nothing to keep
             log.debug("closing %s failed", uri, exc_info=True)
     if is_lite(uri):
-        # Milvus Lite serves the file from an in-process server that keeps the file's
-        # lock after the client closes; stop it so another process can open the file.
+        # Milvus Lite serves the file from a server process that outlives the client and
+        # keeps the file's lock; stop it so another process can open the file.
         try:
             from milvus_lite.server_manager import server_manager_instance
 
             server_manager_instance.release_server(uri)
         except ImportError:
             pass
+        _release_lite_file(uri)
 
 
 def _first_line(text: str) -> str:

@@ -11,6 +11,9 @@ import math
 from dataclasses import dataclass, field
 
 FILTERABLE_FIELDS = frozenset({"id", "source", "kind", "title", "price", "currency", "category", "start_s", "end_s"})
+# Number columns are DOUBLE/FLOAT: Milvus Lite 2.5 fails on an int literal among floats
+# (`price in [0, 10.0]`), so values for these are always written as floats.
+NUMBER_FIELDS = frozenset({"price", "start_s", "end_s"})
 
 
 def _field(name: str) -> str:
@@ -36,6 +39,37 @@ def _literal(value: object) -> str:
     raise TypeError(f"unsupported filter value type: {type(value).__name__}")
 
 
+def _typed(name: str, value: object) -> str:
+    if name in NUMBER_FIELDS and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return _literal(float(value))
+    return _literal(value)
+
+
+def to_stand_ins(expr: str) -> str:
+    """Rewrite a rendered expression for backends that store `STAND_INS` in place of some
+    characters (Lite 2.x): the \\n \\r \\t escapes and raw single quotes inside literals become
+    their stand-ins. Every backslash and single quote in an expression comes from `_literal`
+    (field names are allow-listed), so a left-to-right scan is exact."""
+    escapes = {"n": "\n", "r": "\r", "t": "\t"}
+    out, i = [], 0
+    while i < len(expr):
+        ch = expr[i]
+        if ch == "\\" and i + 1 < len(expr):
+            nxt = expr[i + 1]
+            out.append(STAND_INS[escapes[nxt]] if nxt in escapes else ch + nxt)
+            i += 2
+            continue
+        out.append(STAND_INS.get(ch, ch) if ch == "'" else ch)
+        i += 1
+    return "".join(out)
+
+
+# Characters Milvus Lite 2.x mishandles, and the private-use characters stored in their place:
+# its filter parser cannot match control characters, and its upsert splices primary keys into
+# SQL unquoted, so an id with a single quote fails (or worse).
+STAND_INS = {"\n": "\ue00a", "\r": "\ue00d", "\t": "\ue009", "'": "\ue027"}
+
+
 @dataclass(frozen=True)
 class Filter:
     """An AND of typed conditions. Build with the class methods and `&`."""
@@ -45,11 +79,11 @@ class Filter:
 
     @classmethod
     def eq(cls, name: str, value: object) -> "Filter":
-        return cls((f"{_field(name)} == {_literal(value)}",))
+        return cls((f"{_field(name)} == {_typed(name, value)}",))
 
     @classmethod
     def ne(cls, name: str, value: object) -> "Filter":
-        return cls((f"{_field(name)} != {_literal(value)}",))
+        return cls((f"{_field(name)} != {_typed(name, value)}",))
 
     @classmethod
     def lt(cls, name: str, value: float) -> "Filter":
@@ -76,7 +110,7 @@ class Filter:
     def is_in(cls, name: str, values: list[object]) -> "Filter":
         if not values:
             raise ValueError("is_in needs at least one value")
-        return cls((f"{_field(name)} in [{', '.join(_literal(v) for v in values)}]",))
+        return cls((f"{_field(name)} in [{', '.join(_typed(name, v) for v in values)}]",))
 
     @classmethod
     def not_null(cls, name: str) -> "Filter":

@@ -1,6 +1,10 @@
 """Local Milvus servers on loopback, without Docker: for `mmsearch db serve`, tests and benchmarks.
 
-- `lite-server`: `milvus-lite server` (milvus-lite 3.x) serving one data dir over gRPC.
+- `lite-server`: Milvus Lite's own server binary serving one `.db` file (in the data dir)
+  over gRPC on loopback, started through `milvus_lite.server.Server`.
+- `lite3-server`: `milvus-lite server` from Milvus Lite 3.2 (its pure-Python engine, with
+  nullable fields), in its own venv (`.venv-lite3`, made by `make lite3-venv`): the
+  embedded default is Lite 2.5 and one venv cannot hold both.
 - `milvus-2.3.5`: the real standalone server shipped in the PyPI package `milvus==2.3.5`.
   Its import name collides with this package, so it lives in its own venv
   (`.venv-milvus-server`, made by `make server-venv`) and runs as a subprocess.
@@ -10,7 +14,6 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -24,6 +27,8 @@ log = logging.getLogger(__name__)
 
 REPO = Path(__file__).resolve().parents[1]
 SERVER_VENV = Path(os.environ.get("MMSEARCH_MILVUS_SERVER_VENV", REPO / ".venv-milvus-server"))
+LITE3_VENV = Path(os.environ.get("MMSEARCH_LITE3_VENV", REPO / ".venv-lite3"))
+BACKENDS = ("lite-server", "lite3-server", "milvus-2.3.5")
 
 # Runs inside the server venv with `python -I` (no cwd on sys.path: `milvus` is the PyPI package there).
 _LAUNCH_235 = r"""
@@ -41,6 +46,27 @@ server.start()
 print("READY", flush=True)
 while server.running:
     time.sleep(0.5)
+"""
+
+
+# Runs with this venv's python: Milvus Lite's server on a TCP address instead of a socket.
+_LAUNCH_LITE = r"""
+import signal, sys, time
+from milvus.client import hold_lite_file
+from milvus_lite.server import Server
+hold = hold_lite_file(sys.argv[1])
+server = Server(sys.argv[1], address=f"127.0.0.1:{sys.argv[2]}")
+if not server.init() or not server.start():
+    sys.exit(f"milvus-lite could not serve {sys.argv[1]} (is it open in another process?)")
+def stop(*_):
+    server.stop()
+    sys.exit(0)
+signal.signal(signal.SIGTERM, stop)
+signal.signal(signal.SIGINT, stop)
+print("READY", flush=True)
+while server._p.poll() is None:
+    time.sleep(0.5)
+sys.exit(f"milvus-lite exited with code {server._p.returncode}")
 """
 
 
@@ -67,7 +93,7 @@ class LocalServer:
     """A Milvus server subprocess on 127.0.0.1; use as a context manager. `uri` is its address."""
 
     def __init__(self, backend: str, data_dir: Path, port: int | None = None) -> None:
-        if backend not in ("lite-server", "milvus-2.3.5"):
+        if backend not in BACKENDS:
             raise ValueError(f"unknown server backend {backend!r}")
         self.backend = backend
         self.data_dir = Path(data_dir)
@@ -78,11 +104,15 @@ class LocalServer:
 
     def command(self) -> tuple[list[str], Path]:
         if self.backend == "lite-server":
-            exe = shutil.which("milvus-lite") or str(Path(sys.executable).with_name("milvus-lite"))
-            if not Path(exe).exists():
-                raise StoreError("the milvus-lite command is not installed (pip install 'milvus-lite>=3.2')")
+            db_file = self.data_dir / "milvus.db"
+            return [sys.executable, "-c", _LAUNCH_LITE, str(db_file), str(self.port)], REPO
+        if self.backend == "lite3-server":
+            exe = LITE3_VENV / "bin" / "milvus-lite"
+            if not exe.exists():
+                raise StoreError(f"no Milvus Lite 3 venv at {LITE3_VENV}; run `make lite3-venv`")
             # --host is explicit: the default is 0.0.0.0
-            return [exe, "server", "--data-dir", str(self.data_dir), "--host", "127.0.0.1", "--port", str(self.port)], REPO
+            cmd = [str(exe), "server", "--data-dir", str(self.data_dir), "--host", "127.0.0.1", "--port", str(self.port)]
+            return cmd, self.data_dir
         py = SERVER_VENV / "bin" / "python"
         if not py.exists():
             raise StoreError(f"no Milvus 2.3.5 server venv at {SERVER_VENV}; run `make server-venv`")
@@ -96,7 +126,7 @@ class LocalServer:
         self.proc = subprocess.Popen(cmd, cwd=cwd, stdout=logf, stderr=subprocess.STDOUT, start_new_session=True)
         logf.close()
         _wait_port(self.port, self.proc, timeout, self.log_path)
-        if self.backend == "milvus-2.3.5":
+        if self.backend != "lite3-server":  # the others print READY once they answer
             self._wait_ready(timeout)
         log.info("%s listening at %s (pid %d)", self.backend, self.uri, self.proc.pid)
         return self
@@ -109,7 +139,7 @@ class LocalServer:
             if self.proc is not None and self.proc.poll() is not None:
                 break
             time.sleep(0.3)
-        raise StoreError(f"the Milvus 2.3.5 server did not become healthy; see {self.log_path}")
+        raise StoreError(f"the {self.backend} server did not become healthy; see {self.log_path}")
 
     def stop(self) -> None:
         """Stop the server and everything it started (its process group), by PID."""

@@ -21,7 +21,7 @@ import numpy as np
 
 from milvus.client import connect, is_lite, normalise_uri
 from milvus.errors import CollectionMismatchError, StoreError
-from milvus.filters import Filter
+from milvus.filters import STAND_INS, Filter, to_stand_ins
 
 log = logging.getLogger(__name__)
 
@@ -32,9 +32,68 @@ _PROP_KEYS = ("mmsearch.kind", "mmsearch.encoder", "mmsearch.dim", "mmsearch.met
 SPARSE_FIELD = "sparse"  # BM25 term weights, computed by Milvus from `text` (text collections only)
 _NUMBER_FIELDS = ("price", "start_s", "end_s")
 _STRING_FIELDS = ("source", "kind", "title", "text", "currency", "category")
-# Servers before Milvus 2.5 have no nullable fields: there a missing number is stored as
-# this sentinel (prices and times are never negative) and a missing string as "".
+# Servers before Milvus 2.5 and Milvus Lite 2.x have no nullable fields: there a missing
+# number is stored as this sentinel (prices and times are never negative) and a missing
+# string as "".
 NO_NUMBER = -1.0
+# Rows per upsert call. Milvus Lite 2.5 slows down ~100× on calls over ~6 MB (measured:
+# 3,000 × 512-d rows 0.8 s, 4,000 rows 35 s); 1,000 rows is ~2 MB and 10k rows/s.
+UPSERT_CHUNK = 1000
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What the backend behind a URI can do, probed once when the store opens."""
+
+    backend: str  # e.g. "Milvus Lite 2.5.1", "Milvus 2.3.5"
+    nullable: bool
+    vector_index: dict[str, Any]  # index_type + params for the `vector` field
+    # False on Lite 2.x: "\n" in a filter never matches and a quote in an id breaks upserts,
+    # so strings are stored with stand-ins for those characters (see milvus/filters.py)
+    plain_strings: bool = True
+    # Milvus's BM25 function (full-text search). Lite 2.5 accepts the schema but silently
+    # drops the function, leaving an empty sparse field, so it is not even asked there.
+    bm25: bool = True
+
+    @staticmethod
+    def probe(client: Any, lite: bool) -> "Capabilities":
+        if lite:
+            version = _lite_version()
+            lite3 = version >= (3, 0)
+            return Capabilities(f"Milvus Lite {'.'.join(map(str, version))}", lite3, _index_for(lite_major=version[0]), lite3, lite3)
+        try:
+            raw = str(client.get_server_version())
+        except Exception:  # `milvus-lite` 2.x serving over TCP has no GetVersion RPC
+            return Capabilities("Milvus Lite server", False, _index_for(lite_major=2), False, False)
+        m = re.search(r"(\d+)\.(\d+)", raw)
+        version = (int(m.group(1)), int(m.group(2))) if m else (0, 0)
+        current = version >= (2, 5)
+        return Capabilities(f"Milvus {raw.lstrip('v')}", current, _index_for(lite_major=None), True, current)
+
+
+def _lite_version() -> tuple[int, ...]:
+    from importlib.metadata import version
+
+    return tuple(int(p) for p in re.findall(r"\d+", version("milvus-lite"))[:3])
+
+
+def _index_for(lite_major: int | None) -> dict[str, Any]:
+    """HNSW on servers and Lite 3; Lite 2.x knows only FLAT / IVF_FLAT / AUTOINDEX.
+
+    IVF_FLAT with nlist 1024 and nprobe 64 was the fastest correct choice for Lite 2.5 in
+    `python -m bench.query_latency` (see bench/results/query_latency_100k.md)."""
+    if lite_major == 2:
+        return {"index_type": "IVF_FLAT", "params": {"nlist": 1024}}
+    return {"index_type": "HNSW", "params": {"M": 16, "efConstruction": 200}}
+
+
+def search_params_for(index_type: str, k: int) -> dict[str, Any]:
+    """Query-time knobs for an index type (recall vs speed)."""
+    if index_type == "HNSW":
+        return {"ef": max(64, k)}
+    if index_type.startswith("IVF"):
+        return {"nprobe": 64}
+    return {}
 
 
 def default_uri() -> str:
@@ -64,16 +123,8 @@ class VectorStore:
     def __init__(self, uri: str | None = None) -> None:
         self.uri = normalise_uri(uri or default_uri())
         self.client = connect(self.uri)
-        self.server_version = self._server_version()
-        self.supports_nullable = self.is_lite or self.server_version >= (2, 5)
-
-    def _server_version(self) -> tuple[int, int]:
-        """(major, minor) of a server; Lite reports its own version and is treated as current."""
-        if self.is_lite:
-            return (99, 0)
-        raw = str(self.client.get_server_version())
-        m = re.search(r"(\d+)\.(\d+)", raw)
-        return (int(m.group(1)), int(m.group(2))) if m else (0, 0)
+        self.capabilities = Capabilities.probe(self.client, self.is_lite)
+        self.supports_nullable = self.capabilities.nullable
 
     @property
     def is_lite(self) -> bool:
@@ -89,7 +140,7 @@ class VectorStore:
         name = collection_name(kind, encoder_id)
         if create and not self.client.has_collection(name):
             try:
-                if bm25:
+                if bm25 and self.capabilities.bm25:
                     self._create_with_bm25(name, kind, encoder_id, dim, metric)
                 else:
                     self._create(name, kind, encoder_id, dim, metric)
@@ -160,7 +211,7 @@ class VectorStore:
         schema.add_field("end_s", DataType.FLOAT, **nullable)
         schema.add_field("meta", DataType.JSON, **nullable)
         index = self.client.prepare_index_params()
-        index.add_index("vector", index_type="HNSW", metric_type=metric, params={"M": 16, "efConstruction": 200})
+        index.add_index("vector", metric_type=metric, **self.capabilities.vector_index)
         if bm25:  # Milvus tokenises `text` and keeps BM25 term weights in `sparse`
             schema.add_field(SPARSE_FIELD, DataType.SPARSE_FLOAT_VECTOR)
             schema.add_function(
@@ -215,24 +266,29 @@ class Collection:
         self.store, self.name, self.kind, self.encoder_id, self.dim, self.metric = store, name, kind, encoder_id, dim, metric
         self.nullable = nullable
         self.client = store.client
+        # Where the backend mishandles some characters, strings are stored with private-use
+        # stand-ins for them and read back unchanged (see milvus/filters.py).
+        self.stand_ins = not store.capabilities.plain_strings
 
     def upsert(self, rows: Sequence[dict[str, Any]]) -> int:
         """Insert or replace rows by id. Vectors must have this collection's dim."""
         if not rows:
             return 0
-        clean = [self._row(r) for r in rows]
-        self.client.upsert(self.name, clean)
+        # one row per id, the last one winning (Lite 2.5 keeps both of a call's duplicates)
+        clean = list({row["id"]: row for row in map(self._row, rows)}.values())
+        for i in range(0, len(clean), UPSERT_CHUNK):
+            self.client.upsert(self.name, clean[i : i + UPSERT_CHUNK])
         return len(clean)
 
     def _row(self, r: dict[str, Any]) -> dict[str, Any]:
         vec = np.asarray(r["vector"], dtype=np.float32).reshape(-1)
         if vec.shape[0] != self.dim:
             raise StoreError(f"vector of dim {vec.shape[0]} does not fit {self.name} (dim {self.dim})")
-        row: dict[str, Any] = {"id": str(r["id"]), "vector": vec.tolist()}
+        row: dict[str, Any] = {"id": self._store_str(str(r["id"])), "vector": vec.tolist()}
         for f in SCALAR_FIELDS:
             v = r.get(f)
             if isinstance(v, str) and f in _MAX_LEN:
-                v = _truncate_utf8(v, _MAX_LEN[f])
+                v = _truncate_utf8(self._store_str(v), _MAX_LEN[f])
             if f in ("price", "start_s", "end_s") and v is not None:
                 v = float(v)
             row[f] = v
@@ -247,7 +303,12 @@ class Collection:
         return row
 
     def _restore(self, row: dict[str, Any]) -> dict[str, Any]:
-        """Undo the no-nullable sentinels so every backend returns the same rows."""
+        """Undo the no-nullable sentinels and control-character stand-ins so every backend
+        returns the same rows."""
+        if self.stand_ins:
+            for f in ("id", *_STRING_FIELDS):
+                if isinstance(row.get(f), str):
+                    row[f] = row[f].translate(_FROM_STAND_IN)
         if not self.nullable:
             for f in _STRING_FIELDS:
                 if row.get(f) == "":
@@ -255,7 +316,12 @@ class Collection:
             for f in _NUMBER_FIELDS:
                 if row.get(f) is not None and row[f] < 0:
                     row[f] = None
+            if row.get("meta") == {}:
+                row["meta"] = None
         return row
+
+    def _store_str(self, text: str) -> str:
+        return text.translate(_TO_STAND_IN) if self.stand_ins else text
 
     def existing_ids(self, ids: Iterable[str]) -> set[str]:
         """Which of `ids` are already stored (read-your-writes on servers)."""
@@ -263,15 +329,15 @@ class Collection:
         found: set[str] = set()
         for i in range(0, len(ids), 500):
             chunk = ids[i : i + 500]
-            rows = self.client.query(self.name, filter=Filter.is_in("id", chunk).expr(), output_fields=["id"], **self._strong())
-            found.update(r["id"] for r in rows)
+            rows = self.client.query(self.name, filter=self._expr(Filter.is_in("id", chunk)), output_fields=["id"], **self._strong())
+            found.update(self._restore({"id": r["id"]})["id"] for r in rows)
         return found
 
     def get(self, ids: Sequence[str], with_vectors: bool = False) -> list[dict[str, Any]]:
         if not ids:
             return []
         fields = ["id", *SCALAR_FIELDS] + (["vector"] if with_vectors else [])
-        rows = self.client.query(self.name, filter=Filter.is_in("id", list(ids)).expr(), output_fields=fields, **self._strong())
+        rows = self.client.query(self.name, filter=self._expr(Filter.is_in("id", list(ids))), output_fields=fields, **self._strong())
         return [self._restore(dict(r)) for r in rows]
 
     def search(
@@ -288,14 +354,14 @@ class Collection:
         if vectors.shape[1] != self.dim:
             raise StoreError(f"query of dim {vectors.shape[1]} does not fit {self.name} (dim {self.dim})")
         k = max(1, min(int(k), 16384))
-        filter = self._guard(filter)
         res = self.client.search(
             self.name,
             data=vectors.tolist(),
+            anns_field="vector",  # text collections also hold the BM25 sparse vector
             limit=k,
-            filter=filter.expr() if filter else "",
+            filter=self._expr(filter),
             output_fields=list(SCALAR_FIELDS),
-            search_params={"metric_type": self.metric, "params": {"ef": max(64, k)}},
+            search_params={"metric_type": self.metric, "params": search_params_for(self.index_type, k)},
             **(self._strong() if strong else {}),
         )
         return self._hit_rows(res)
@@ -313,10 +379,19 @@ class Collection:
             out.append(rows)
         return out
 
+    @cached_property
+    def index_type(self) -> str:
+        """The vector index this collection was built with (it decides the search knobs)."""
+        try:
+            return str(self.client.describe_index(self.name, "vector").get("index_type", ""))
+        except Exception:  # an index still being built elsewhere: the store's default
+            return str(self.store.capabilities.vector_index["index_type"])
+
     # -- full text (BM25) ---------------------------------------------------------
     @cached_property
     def has_bm25(self) -> bool:
-        """True when Milvus keeps BM25 weights of `text` here (created with `bm25=True` on Lite 3.x / server ≥ 2.5)."""
+        """True when Milvus keeps BM25 weights of `text` here (created with `bm25=True` where
+        `Capabilities.bm25`: Lite 3.x, servers ≥ 2.5)."""
         functions = self.client.describe_collection(self.name).get("functions") or []
         return any(SPARSE_FIELD in (fn.get("output_field_names") or []) for fn in functions)
 
@@ -347,7 +422,7 @@ class Collection:
         n = max(1, min(int(candidates), 16384))
         vec = np.asarray(vector, dtype=np.float32).reshape(-1).tolist()
         reqs = [
-            AnnSearchRequest(data=[vec], anns_field="vector", param={"metric_type": self.metric, "params": {"ef": max(64, n)}}, limit=n, expr=expr),
+            AnnSearchRequest(data=[vec], anns_field="vector", param={"metric_type": self.metric, "params": search_params_for(self.index_type, n)}, limit=n, expr=expr),
             AnnSearchRequest(data=[str(text)], anns_field=SPARSE_FIELD, param={"metric_type": "BM25"}, limit=n, expr=expr),
         ]
         res = self.client.hybrid_search(
@@ -374,14 +449,15 @@ class Collection:
             raise StoreError(f"{self.name} has no BM25 index (this Milvus lacks full-text search); rank text in the client instead")
 
     def _expr(self, filter: Filter | None) -> str:
+        """The expression this backend gets for `filter` ('' for none)."""
         filter = self._guard(filter)
-        return filter.expr() if filter else ""
+        expr = filter.expr() if filter else ""
+        return to_stand_ins(expr) if self.stand_ins else expr
 
     def query(self, filter: Filter | None = None, limit: int = 100, offset: int = 0, with_vectors: bool = False) -> list[dict[str, Any]]:
         """Rows matching a filter, without vector search (browsing)."""
         fields = ["id", *SCALAR_FIELDS] + (["vector"] if with_vectors else [])
-        filter = self._guard(filter)
-        expr = filter.expr() if filter else 'id != ""'
+        expr = self._expr(filter) or 'id != ""'
         rows = self.client.query(self.name, filter=expr, output_fields=fields, limit=limit, offset=offset, **self._strong())
         return [self._restore(dict(r)) for r in rows]
 
@@ -404,19 +480,24 @@ class Collection:
         """Delete rows by id, through a typed filter (pymilvus's `ids=` quotes ids unescaped)."""
         ids = list(ids)
         for i in range(0, len(ids), 500):
-            self.client.delete(self.name, filter=Filter.is_in("id", ids[i : i + 500]).expr())
+            self.client.delete(self.name, filter=self._expr(Filter.is_in("id", ids[i : i + 500])))
 
     def flush(self) -> None:
         """Seal what was written; call after a bulk load.
 
         On a server it persists the growing segment. On Milvus Lite it matters for speed:
         unflushed rows sit in a memtable that every query scans by brute force in Python
-        (measured: ~2 s per query at 20k rows unflushed, vs an HNSW segment once flushed).
+        (Lite 3.x measured ~2 s per query at 20k rows unflushed); Lite 2.5 builds its index
+        on sealed segments only.
         """
         self.client.flush(self.name)
 
     def _strong(self) -> dict[str, Any]:
         return {} if self.store.is_lite else {"consistency_level": "Strong"}
+
+
+_TO_STAND_IN = str.maketrans(STAND_INS)
+_FROM_STAND_IN = str.maketrans({v: k for k, v in STAND_INS.items()})
 
 
 def _truncate_utf8(text: str, max_bytes: int) -> str:

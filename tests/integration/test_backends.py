@@ -1,5 +1,6 @@
-"""Congruence: the same store tests on Milvus Lite (.db), `milvus-lite server` and a real
-Milvus 2.3.5 standalone server (PyPI `milvus`, in its own venv), all on loopback.
+"""Congruence: the same store tests on Milvus Lite 2.5 (.db, the default), Lite 2.5 serving
+over TCP (`mmsearch db serve`), Milvus Lite 3.2's server (own venv; nullable fields) and a
+real Milvus 2.3.5 standalone server (PyPI `milvus`, in its own venv), all on loopback.
 
 Each backend must give the same answers: exact top-10 on a small set, the same filtered
 rows, the same upsert/delete semantics, and None for missing values.
@@ -19,7 +20,7 @@ from milvus.client import close
 from milvus.servers import LocalServer
 
 pytestmark = pytest.mark.slow
-BACKENDS = ["lite", "lite-server", "milvus-2.3.5"]
+BACKENDS = ["lite", "lite-server", "lite3-server", "milvus-2.3.5"]
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
@@ -136,10 +137,14 @@ def test_indexer_is_idempotent_on_every_backend(store, sample_photos):
     assert store.find("image", "fake:16").count() == first.indexed
 
 
-def test_nullable_support_is_detected(backend, store):
+def test_capabilities_are_detected(backend, store):
+    """Nullable fields exist in Lite 3 and servers ≥ 2.5 only (elsewhere the store keeps sentinels);
+    HNSW everywhere but Lite 2.x, which has FLAT / IVF_FLAT only."""
     name = backend[0]
-    # Milvus 2.3.5 predates nullable fields (2.5): the store stores sentinels instead.
-    assert store.supports_nullable is (name != "milvus-2.3.5")
+    caps = store.capabilities
+    assert caps.nullable is (name == "lite3-server")
+    assert caps.vector_index["index_type"] == ("IVF_FLAT" if name in ("lite", "lite-server") else "HNSW")
+    assert caps.plain_strings is (name not in ("lite", "lite-server"))
 
 
 def test_two_processes_share_a_server(backend, tmp_path):

@@ -186,7 +186,7 @@ def test_browser_catalogue_detail_and_screenshot(catalogue_db, browser, tmp_path
     uri, rows = catalogue_db
     orig, dup = _planted(rows)
     copy = str(tmp_path / "browser.db")  # a private copy: AppTest tests may hold the original
-    shutil.copytree(uri, copy, ignore=shutil.ignore_patterns("LOCK"))
+    shutil.copyfile(uri, copy)  # closed after indexing: the file is complete
     with streamlit_server(copy, {"MMSEARCH_PROFILE": "offline"}) as url:
         page = browser.new_page(viewport={"width": 1400, "height": 2600})
         page.goto(url + "/catalogue", wait_until="networkidle")

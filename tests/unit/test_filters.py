@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from encoders import get_encoder
 from milvus import Filter
-from milvus.filters import FILTERABLE_FIELDS
+from milvus.filters import FILTERABLE_FIELDS, to_stand_ins
 
 # Titles that try to break out of a string literal, plus awkward but legitimate text.
 HOSTILE = [
@@ -74,7 +74,7 @@ def _all_ids() -> set[str]:
 
 # -- literals and field names, without a database -------------------------------------------
 def test_literals_are_typed():
-    assert Filter.eq("price", 10).expr() == "(price == 10)"
+    assert Filter.eq("price", 10).expr() == "(price == 10.0)"  # number columns always get floats
     assert Filter.eq("price", 10.5).expr() == "(price == 10.5)"
     assert Filter.eq("title", "a").expr() == '(title == "a")'
     assert Filter.eq("title", 'a"b').expr() == r'(title == "a\"b")'
@@ -182,3 +182,10 @@ def test_any_string_is_a_literal_not_syntax(coll, text):
     """Whatever the text, filtering on it parses and matches only rows whose title is exactly it."""
     expected = {f"r{i:02d}" for i, t in enumerate(HOSTILE + PLAIN) if t == text}
     assert _ids(coll.query(Filter.eq("title", text))) == expected
+
+
+def test_control_character_escapes_and_quotes_become_stand_ins():
+    """On Lite 2.x the escapes of \\n \\r \\t and single quotes become the stand-ins stored in their
+    place; escaped backslashes and double quotes stay as they are."""
+    expr = Filter.eq("title", 'a\nb\t"c"\\n\r\'').expr()
+    assert to_stand_ins(expr) == '(title == "a\ue00ab\ue009\\"c\\"\\\\n\ue00d\ue027")'

@@ -1,5 +1,6 @@
-"""Retrieval: reciprocal-rank fusion, client-side BM25, Milvus's BM25 and hybrid search on
-Milvus Lite, and the fallback used where a store has no BM25 (fake encoder: words only)."""
+"""Retrieval: reciprocal-rank fusion, client-side BM25, Milvus's BM25 and hybrid search (on a
+Milvus Lite 3 server: the embedded Lite 2.5 has no BM25), and the fallback used where a store
+has no BM25 (fake encoder: words only)."""
 
 from __future__ import annotations
 
@@ -54,8 +55,25 @@ def test_bm25_index_prefers_rare_matching_terms():
     assert idx.idf("vinegar") > idx.idf("water")
 
 
-def test_milvus_bm25_collection_and_its_text_search(store):
+@pytest.fixture(scope="module")
+def bm25_store(tmp_path_factory):
+    """A store with Milvus's BM25 function: Milvus Lite 3.2 serving on loopback (`make lite3-venv`)."""
+    from milvus import VectorStore
+    from milvus.client import close
+    from milvus.servers import LocalServer
+
+    with LocalServer("lite3-server", tmp_path_factory.mktemp("lite3") / "data") as server:
+        yield VectorStore(server.uri)
+        close(server.uri)
+
+
+def test_embedded_lite_makes_plain_collections_when_asked_for_bm25(store):
     coll = _fill(store, bm25=True)
+    assert not coll.has_bm25 and "sparse" not in {f["name"] for f in coll.client.describe_collection(coll.name)["fields"]}
+
+
+def test_milvus_bm25_collection_and_its_text_search(bm25_store):
+    coll = _fill(bm25_store, bm25=True)
     assert coll.has_bm25
     hits = coll.text_search(["silent owl feathers"], k=3)[0]
     assert hits[0]["id"] == "d0" and all(h["score"] > 0 for h in hits)  # Lite's negated scores come back positive
@@ -66,8 +84,8 @@ def test_milvus_bm25_collection_and_its_text_search(store):
     assert sorted(r["id"] for r in coll.scan()) == [f"d{i}" for i in range(6)]
 
 
-def test_milvus_hybrid_equals_rrf_of_its_two_lists(store):
-    coll = _fill(store, bm25=True)
+def test_milvus_hybrid_equals_rrf_of_its_two_lists(bm25_store):
+    coll = _fill(bm25_store, bm25=True)
     enc = get_encoder("fake:16")
     q = "kettle descale vinegar"
     vec = enc.embed_queries([q])[0]
@@ -79,14 +97,14 @@ def test_milvus_hybrid_equals_rrf_of_its_two_lists(store):
     assert np.allclose([h["score"] for h in hybrid], [h["score"] for h in mine], atol=1e-6)
 
 
-def test_fallback_without_bm25_gives_the_same_ranking(tmp_path):
-    """A store without the BM25 function (like Milvus 2.3) gets client-side BM25 and client RRF."""
+def test_fallback_without_bm25_gives_the_same_ranking(tmp_path, bm25_store):
+    """A store without the BM25 function (Lite 2.5, Milvus 2.3) gets client-side BM25 and client RRF."""
     from milvus import VectorStore
     from milvus.client import close
 
-    with_bm25, without = str(tmp_path / "a.db"), str(tmp_path / "b.db")
+    without = str(tmp_path / "b.db")
     try:
-        a, b = VectorStore(with_bm25), VectorStore(without)
+        a, b = bm25_store, VectorStore(without)
         ca, cb = _fill(a, bm25=True), _fill(b, bm25=False)
         assert ca.has_bm25 and not cb.has_bm25
         with pytest.raises(Exception, match="has no BM25 index"):
@@ -107,7 +125,6 @@ def test_fallback_without_bm25_gives_the_same_ranking(tmp_path):
             Retriever(b, "fake:16", mode="bm25", bm25="milvus").retrieve("owl")
         assert [h["id"] for h in client_bm25(cb, "heron fish", 2)] == ["d1"]
     finally:
-        close(with_bm25)
         close(without)
 
 
