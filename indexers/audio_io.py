@@ -118,14 +118,19 @@ def decode_audio(source: str | Path | bytes, target_rate: int | None = None, lim
     if nonfinite:
         if nonfinite == mono.size:
             raise AudioDecodeError("no valid samples (all NaN or infinite)")
-        log.warning("%d NaN/infinite samples set to 0", nonfinite)
+        log.warning("%s: %d NaN/infinite samples set to 0", _where(source), nonfinite)
         mono[bad] = 0.0
     np.clip(mono, -1.0, 1.0, out=mono)
     if truncated:
-        log.warning("audio longer than %.0f s: only the first %.0f s are used", limit_s, limit_s)
+        log.warning("%s: audio longer than %.0f s: only the first %.0f s are used", _where(source), limit_s, limit_s)
     out_rate = target_rate or rate
     samples = resample(mono, rate, out_rate)
     return DecodedAudio(samples, out_rate, mono.size / rate, rate, channels, truncated, nonfinite)
+
+
+def _where(source: str | Path | bytes) -> str:
+    """The file a warning is about (uploads are bytes)."""
+    return "uploaded audio" if isinstance(source, (bytes, bytearray)) else str(source)
 
 
 class _Unrecognised(Exception):

@@ -31,7 +31,7 @@ from typing import Any, Iterator, NamedTuple, Sequence
 
 from encoders.base import Encoder
 from indexers.image_io import ImageDecodeError, open_image, save_thumbnail
-from indexers.report import IndexReport
+from indexers.report import IndexReport, is_out_of_room
 from indexers.thumbs import thumb_path
 from milvus import Collection, Filter, VectorStore
 
@@ -47,6 +47,7 @@ URL_TIMEOUT_S = 10.0
 URL_MAX_BYTES = 20 * 1024 * 1024
 HASH_VERSION = "catalogue-v1"
 _NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
 
 class CatalogueError(ValueError):
@@ -99,7 +100,10 @@ def parse_price(value: Any) -> float:
     if isinstance(value, bool):
         raise RowError(f"price is not a number: {value!r}")
     if isinstance(value, (int, float)):
-        price = float(value)
+        try:
+            price = float(value)
+        except OverflowError:  # a JSON integer beyond a float's range
+            raise RowError(f"price is not a finite number: {_short(value)}") from None
     elif isinstance(value, str) and _NUMBER.fullmatch(value.strip()):
         price = float(value.strip())
     else:
@@ -184,6 +188,8 @@ def _csv_records(text: str, delimiter: str) -> Iterator[tuple[int, dict[str, Any
         header = next(reader)
     except StopIteration:
         raise CatalogueError("the catalogue is empty") from None
+    except csv.Error as exc:  # e.g. a first line over csv's field size limit: not a CSV header
+        raise CatalogueError(f"the catalogue's first line is not a CSV header ({exc})") from None
     columns = _canonical_columns(header)
     missing = [c for c in REQUIRED_COLUMNS if c not in columns]
     if missing:
@@ -211,13 +217,18 @@ def _csv_records(text: str, delimiter: str) -> Iterator[tuple[int, dict[str, Any
 
 
 def _jsonl_records(text: str) -> Iterator[tuple[int, dict[str, Any] | RowError]]:
-    for n, raw in enumerate(text.splitlines(), 1):
+    # Lines end at \n, \r\n or \r only: JSON strings may hold U+2028 and other characters
+    # that str.splitlines() would also break at.
+    for n, raw in enumerate(_LINE_BREAK.split(text), 1):
         if not raw.strip():
             continue
         try:
             obj = json.loads(raw)
         except json.JSONDecodeError as exc:
             yield n, RowError(f"not valid JSON ({exc.msg})")
+            continue
+        except (ValueError, RecursionError) as exc:  # an integer over 4300 digits, nesting too deep
+            yield n, RowError(f"not valid JSON ({type(exc).__name__}: {str(exc)[:80]})")
             continue
         if not isinstance(obj, dict):
             yield n, RowError("not a JSON object")
@@ -285,10 +296,15 @@ def resolve_image(ref: str, base_dir: Path) -> Path:
     if len(scheme) > 1:  # "c:" is a drive letter, not a scheme
         raise RowError(f"unsupported image location {_short(ref)} (use a relative path or an http(s) URL)")
     base = base_dir.resolve()
-    target = (base / ref).resolve()
-    if not target.is_relative_to(base):
+    try:
+        target = (base / ref).resolve()
+        inside = target.is_relative_to(base)
+        found = inside and target.is_file()
+    except (OSError, ValueError) as exc:  # a NUL byte, a name too long for the file system
+        raise RowError(f"unusable image path {_short(ref)} ({getattr(exc, 'strerror', None) or exc})") from None
+    if not inside:
         raise RowError(f"image path escapes the catalogue's folder: {_short(ref)}")
-    if not target.is_file():
+    if not found:
         raise RowError(f"image not found: {_short(ref)}")
     return target
 
@@ -469,6 +485,8 @@ def index_catalogue(
                 except (RowError, ImageDecodeError) as exc:
                     report.skip(f"{where}:{p.item.line}", str(exc))
                 except OSError as exc:
+                    if is_out_of_room(exc):  # writing the thumbnail failed: stop, the row is fine
+                        raise
                     report.skip(f"{where}:{p.item.line}", f"cannot read image ({exc.strerror or exc})")
             pending = [pool.submit(_decode, p, store.uri, url_timeout) for p in batches[i + 1]] if i + 1 < len(batches) else []
             if results:

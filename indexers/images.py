@@ -13,7 +13,7 @@ from encoders.base import Encoder
 from indexers.calibration import calibrate_from_distribution
 from indexers.files import discover, file_digest, item_id
 from indexers.image_io import IMAGE_EXTENSIONS, ImageDecodeError, open_image, save_thumbnail
-from indexers.report import IndexReport
+from indexers.report import IndexReport, is_out_of_room
 from indexers.thumbs import thumb_path
 from milvus import Collection, VectorStore
 
@@ -59,6 +59,8 @@ def _safe_decode(path: Path, digest: str, store_uri: str) -> DecodedImage | str:
     except ImageDecodeError as exc:
         return str(exc)
     except OSError as exc:
+        if is_out_of_room(exc):  # writing the thumbnail failed: stop the run, the file is fine
+            raise
         return f"cannot read file ({exc.strerror or exc})"
 
 

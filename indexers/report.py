@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 from dataclasses import dataclass, field
 
 log = logging.getLogger(__name__)
+
+# errno values that mean "no room to write": the disk is full, a quota or a file-size limit
+# (`ulimit -f`) was hit. Such a failure stops the run; it is not a bad input to skip.
+NO_ROOM_ERRNOS = frozenset({errno.ENOSPC, errno.EFBIG, errno.EDQUOT})
+
+
+def is_out_of_room(exc: BaseException) -> bool:
+    """True for an OSError that says there is no room left to write."""
+    return isinstance(exc, OSError) and exc.errno in NO_ROOM_ERRNOS
 
 
 @dataclass
@@ -18,9 +28,10 @@ class IndexReport:
     collections: list[str] = field(default_factory=list)
 
     def skip(self, path: str, reason: str) -> None:
-        """Record a bad input; the run goes on."""
+        """Record a bad input; the run goes on. The summary lists it once at the end, so it
+        is logged only at INFO (`-v` shows it as it happens)."""
         self.failed.append((path, reason))
-        log.warning("skipped %s: %s", path, reason)
+        log.info("skipped %s: %s", path, reason)
 
     @property
     def ok(self) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import socket
 
 from app.cli import main
@@ -28,3 +29,20 @@ def test_index_into_unreachable_server_fails_cleanly(tmp_path, capsys):
     code = main(["index", "images", str(tmp_path), "--db", uri, "--profile", "offline", "-q"])
     assert code == 1
     assert "cannot reach the Milvus server" in capsys.readouterr().err
+
+
+def test_no_room_to_write_is_one_sentence_naming_where(tmp_path):
+    """Disk full / `ulimit -f`: the same sentence whether the errno survived or only its text did."""
+    from pymilvus.exceptions import MilvusException
+
+    from app.errors import NO_ROOM, user_message
+
+    db = str(tmp_path / "t.db")
+    in_lite = MilvusException(code=1, message="[Errno 27] File too large")  # Milvus Lite 3.x, in-process
+    assert user_message(in_lite, db) == f"could not write to the Milvus database at {db}: {NO_ROOM}"
+    journal = OSError(errno.EFBIG, "File too large", db + "-journal")
+    assert user_message(journal, db) == f"could not write to the Milvus database at {db}: {NO_ROOM}"
+    thumb = OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "thumbs" / "ab" / "ab12.tmp"))
+    assert user_message(thumb, db) == f"could not write {thumb.filename}: {NO_ROOM}"
+    other = MilvusException(code=1, message="collection not loaded")
+    assert user_message(other, db).startswith("unexpected MilvusException")  # no disk problem here
