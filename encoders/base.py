@@ -107,6 +107,23 @@ class Encoder:
         """True when the weights can be loaded without a network (no download attempted)."""
         return True
 
+    # -- device helpers for subclasses ---------------------------------------
+    def _to_device(self, x: Any) -> Any:
+        """A CPU batch on the model's device; on CUDA through pinned memory, without blocking."""
+        if self.device == "cuda":
+            return x.pin_memory().to(self.device, non_blocking=True)
+        return x.to(self.device)
+
+    def _autocast(self) -> Any:
+        """Mixed precision on CUDA (bf16 where the GPU has it, else fp16); nothing elsewhere."""
+        import contextlib
+
+        if self.device != "cuda":
+            return contextlib.nullcontext()
+        import torch
+
+        return torch.autocast("cuda", dtype=torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16)
+
     # -- embedding -----------------------------------------------------------
     def embed_documents(self, items: Sequence[Any]) -> np.ndarray:
         """Embed documents (images, texts, …) as an (n, dim) unit-norm float32 array."""

@@ -101,8 +101,8 @@ class OpenClipEncoder(Encoder):
     def _images(self, images: list[Any]) -> np.ndarray:
         import torch
 
-        x = torch.stack([self._preprocess(im.convert("RGB")) for im in images]).to(self.device)
-        if self.device == "cuda":
+        x = self._to_device(torch.stack([self._preprocess(im.convert("RGB")) for im in images]))
+        if self.device == "cuda":  # the model itself is loaded in fp16 there
             x = x.half()
         with torch.inference_mode():
             return self._model.encode_image(x).float().cpu().numpy()

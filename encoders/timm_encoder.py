@@ -91,8 +91,8 @@ class TimmEfficientNetEncoder(Encoder):
         feats, probs = [], []
         for i in range(0, len(images), self.batch_size):
             chunk = images[i : i + self.batch_size]
-            x = torch.stack([self._transform(im.convert("RGB")) for im in chunk]).to(self.device)
-            with torch.inference_mode():
+            x = self._to_device(torch.stack([self._transform(im.convert("RGB")) for im in chunk]))
+            with torch.inference_mode(), self._autocast():
                 f = self._model.forward_head(self._model.forward_features(x), pre_logits=True)
                 p = self._model.get_classifier()(f).softmax(-1)
             feats.append(f.float().cpu().numpy())

@@ -76,8 +76,8 @@ class TorchvisionResNet50Encoder(Encoder):
         import torch
         from torchvision.transforms.functional import pil_to_tensor
 
-        x = torch.stack([self._transform(pil_to_tensor(im.convert("RGB"))) for im in items]).to(self.device)
-        with torch.inference_mode():
+        x = self._to_device(torch.stack([self._transform(pil_to_tensor(im.convert("RGB"))) for im in items]))
+        with torch.inference_mode(), self._autocast():
             return self._model(x).float().cpu().numpy()
 
     def pull(self) -> Path:
