@@ -87,6 +87,11 @@ def connect(uri: str, token: str | None = None, timeout: float = 10.0):
         if uri in _clients:
             return _clients[uri]
         if is_lite(uri):
+            if Path(uri).is_dir():
+                raise StoreError(
+                    f"{uri} is a folder, the format of Milvus Lite 3; mmsearch now uses Milvus Lite 2.5 "
+                    "(a single file, much faster to search): re-index into a new .db path, or move the folder away"
+                )
             Path(uri).parent.mkdir(parents=True, exist_ok=True)
             _file_locks[uri] = hold_lite_file(uri)
         try:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import errno
 import socket
 
+import pytest
+
 from app.cli import main
 
 
@@ -46,3 +48,13 @@ def test_no_room_to_write_is_one_sentence_naming_where(tmp_path):
     assert user_message(thumb, db) == f"could not write {thumb.filename}: {NO_ROOM}"
     other = MilvusException(code=1, message="collection not loaded")
     assert user_message(other, db).startswith("unexpected MilvusException")  # no disk problem here
+
+
+def test_a_lite3_folder_gets_one_sentence(tmp_path):
+    """Milvus Lite 3 kept a `.db` as a folder; Lite 2.5 cannot open it, and says what to do."""
+    from milvus import VectorStore
+    from milvus.errors import StoreError
+
+    (tmp_path / "old.db").mkdir()
+    with pytest.raises(StoreError, match="format of Milvus Lite 3.*re-index into a new .db path"):
+        VectorStore(str(tmp_path / "old.db"))
