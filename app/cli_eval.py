@@ -13,10 +13,20 @@ def register(sub, common: argparse.ArgumentParser) -> None:
     ev = sub.add_parser("eval", parents=[common], help="Recall@k, mAP@10, nDCG@10 of the encoders on labelled data")
     src = ev.add_mutually_exclusive_group(required=True)
     src.add_argument("folder", nargs="?", help="a folder with one sub-folder of images per class (image→image)")
-    src.add_argument("--dataset", choices=["fashion-mnist", "sample-photos"], help="a shipped labelled set")
+    src.add_argument(
+        "--dataset",
+        choices=["fashion-mnist", "sample-photos", "freedesktop-sounds", "librivox-wer"],
+        help="a shipped labelled set: fashion-mnist (image→image), sample-photos (text→image), "
+        "freedesktop-sounds (audio→audio near-duplicates), librivox-wer (speech transcribers' word error rate)",
+    )
     ev.add_argument("--queries", help="CSV query,relevant (file names separated by ;) for text→image over FOLDER")
     ev.add_argument("--per-class", type=int, default=30, help="fashion-mnist: images per class (default 30)")
-    ev.add_argument("--save", action="store_true", help="store the calibrated good-match thresholds for search")
+    ev.add_argument("--limit", type=int, help="freedesktop-sounds: this many sounds (spread evenly); librivox-wer: the first N clips")
+    ev.add_argument(
+        "--transcriber", action="append",
+        help="librivox-wer: a transcriber to evaluate (repeatable; default faster-whisper:tiny.en, faster-whisper:base, openai-whisper:tiny.en)",
+    )
+    ev.add_argument("--save", action="store_true", help="store the calibrated good-match thresholds for image search")
     ev.add_argument("--json", action="store_true")
     ev.set_defaults(func=cmd_eval)
 
@@ -27,9 +37,20 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from encoders import get_encoder
     from indexers.calibration import save
 
+    if args.dataset in ("freedesktop-sounds", "librivox-wer") and args.save:
+        raise CliError(f"--save stores good-match thresholds for image search only; {args.dataset} has none to store")
+    if args.dataset == "librivox-wer":
+        return _eval_speech(args)
     profile = _profile(args)
     results = []
-    if args.dataset == "sample-photos":
+    if args.dataset == "freedesktop-sounds":
+        from app import evaluate_audio
+
+        if not profile.audio:
+            raise CliError(f"profile {profile.name} names no audio encoder")
+        clips = evaluate_audio.load_sound_set(limit=args.limit)
+        results.append(evaluate_audio.eval_near_duplicates(get_encoder(profile.audio, args.device), clips))
+    elif args.dataset == "sample-photos":
         folder = prepare_photos(Path("data") / "samples" / "photos")
         files = sorted(p for p in folder.iterdir() if p.is_file())
         enc = get_encoder(profile.text_to_image, args.device)
@@ -63,6 +84,34 @@ def cmd_eval(args: argparse.Namespace) -> int:
             f"| {r.encoder} | {r.task} | {r.queries} | {r.recall[1]:.3f} | {r.recall[5]:.3f} | {r.recall[10]:.3f} | "
             f"{r.map10:.3f} | {r.ndcg10:.3f} | {r.encode_ms:.1f} | {r.model_mb:.0f} | {r.threshold:.3f} ({r.threshold_f1:.2f}) |"
         )
+    for r in results:
+        for note in r.notes:
+            _out(f"{r.encoder}: {note}")
     if args.save:
         _err("mmsearch: thresholds saved; search now uses them to say 'no good match'")
+    return 0
+
+
+def _eval_speech(args: argparse.Namespace) -> int:
+    """`--dataset librivox-wer`: WER, speed and memory of each transcriber; missing ones say why."""
+    from app import evaluate_speech
+
+    clips = evaluate_speech.librivox_clips(limit=args.limit)
+    ids = args.transcriber or list(evaluate_speech.DEFAULT_TRANSCRIBERS)
+    results = [evaluate_speech.eval_transcriber(tid, clips, args.device) for tid in ids]
+    if args.json:
+        _out(json.dumps([r.to_dict() for r in results], ensure_ascii=False))
+    else:
+        _out("| transcriber | task | clips | audio s | WER | wall s | RTF | memory MB | weights |")
+        _out("|---|---|---|---|---|---|---|---|---|")
+        for r in results:
+            if r.error:
+                _out(f"| {r.transcriber} | speech→text | {r.clips} | {r.audio_s:.1f} | – | – | – | – | {r.error} |")
+            else:
+                _out(
+                    f"| {r.transcriber} | speech→text | {r.clips} | {r.audio_s:.1f} | {r.wer:.3f} | {r.wall_s:.1f} | "
+                    f"{r.rtf:.3f} | {r.memory_mb:.0f} | {r.weights} |"
+                )
+    if all(r.error for r in results):
+        raise CliError(f"no transcriber could run: {results[0].error}")
     return 0

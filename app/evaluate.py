@@ -51,6 +51,7 @@ class EvalResult:
     notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
+        notes = {"notes": list(self.notes)} if self.notes else {}
         return {
             "encoder": self.encoder,
             "task": self.task,
@@ -62,6 +63,7 @@ class EvalResult:
             "model_mb": round(self.model_mb, 1),
             "good_match_threshold": round(self.threshold, 4),
             "threshold_f1": round(self.threshold_f1, 4),
+            **notes,
         }
 
 

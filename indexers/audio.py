@@ -100,7 +100,12 @@ def segments_for(work: FileWork, offsets: tuple[float, ...]) -> list[Segment]:
 
 def prepare(path: Path, digest: str, rates: Sequence[int], window_s: float, hop_s: float) -> FileWork:
     """Decode a file once, resample once per model rate, plan its non-silent windows."""
-    audio = decode_audio(path)
+    return plan_work(path, digest, decode_audio(path), rates, window_s, hop_s)
+
+
+def plan_work(path: Path, digest: str, audio: DecodedAudio, rates: Sequence[int], window_s: float, hop_s: float) -> FileWork:
+    """A decoded signal resampled once per model rate, with its non-silent windows planned
+    (`prepare` without the decoding: `mmsearch eval` plans in-memory variants this way)."""
     signals = {r: audio.resampled(r) for r in sorted(set(rates))}
     signals[audio.sample_rate] = audio.samples
     work = FileWork(path, digest, audio, signals)

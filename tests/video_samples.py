@@ -6,20 +6,11 @@ from pathlib import Path
 
 import numpy as np
 
+from app.evaluate_speech import LIBRIVOX_DIR as LIBRIVOX
+
 VTEST = Path("/usr/share/doc/opencv-doc/examples/data/vtest.avi")
-LIBRIVOX = Path("/usr/share/pocketsphinx/test/data/librivox")
 CLIP_0880 = LIBRIVOX / "sense_and_sensibility_01_austen_64kb-0880.wav"  # "he was not an ill disposed young man"
 CLIP_0920 = LIBRIVOX / "sense_and_sensibility_01_austen_64kb-0920.wav"  # "had he married a more amiable woman …"
-
-
-def librivox_references() -> dict[str, str]:
-    """clip stem → reference transcript (lower case, no punctuation)."""
-    out: dict[str, str] = {}
-    for line in (LIBRIVOX / "transcription").read_text().splitlines():
-        if "(" in line:
-            text, _, stem = line.rpartition("(")
-            out[stem.strip(") ")] = text.replace("<s>", "").replace("</s>", "").strip()
-    return out
 
 
 def make_video(
