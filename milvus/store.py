@@ -78,12 +78,12 @@ def _lite_version() -> tuple[int, ...]:
 
 
 def _index_for(lite_major: int | None) -> dict[str, Any]:
-    """HNSW on servers and Lite 3; Lite 2.x knows only FLAT / IVF_FLAT / AUTOINDEX.
-
-    IVF_FLAT with nlist 1024 and nprobe 64 was the fastest correct choice for Lite 2.5 in
-    `python -m bench.query_latency` (see bench/results/query_latency_100k.md)."""
+    """HNSW on servers and Lite 3; FLAT (exact) on Lite 2.x, which knows only FLAT / IVF_FLAT /
+    AUTOINDEX and ignores nprobe: its IVF_FLAT and AUTOINDEX found 0.67 of the true top 10 at
+    100k rows whatever nlist/nprobe we set, while FLAT is exact and still ~40 ms there
+    (`python -m bench.query_latency --n 100000`, bench/results/query_latency_100000.md)."""
     if lite_major == 2:
-        return {"index_type": "IVF_FLAT", "params": {"nlist": 1024}}
+        return {"index_type": "FLAT", "params": {}}
     return {"index_type": "HNSW", "params": {"M": 16, "efConstruction": 200}}
 
 

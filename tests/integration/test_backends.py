@@ -139,11 +139,11 @@ def test_indexer_is_idempotent_on_every_backend(store, sample_photos):
 
 def test_capabilities_are_detected(backend, store):
     """Nullable fields exist in Lite 3 and servers ≥ 2.5 only (elsewhere the store keeps sentinels);
-    HNSW everywhere but Lite 2.x, which has FLAT / IVF_FLAT only."""
+    HNSW everywhere but Lite 2.x, which has FLAT / IVF_FLAT only (and FLAT is its exact one)."""
     name = backend[0]
     caps = store.capabilities
     assert caps.nullable is (name == "lite3-server")
-    assert caps.vector_index["index_type"] == ("IVF_FLAT" if name in ("lite", "lite-server") else "HNSW")
+    assert caps.vector_index["index_type"] == ("FLAT" if name in ("lite", "lite-server") else "HNSW")
     assert caps.plain_strings is (name not in ("lite", "lite-server"))
 
 
