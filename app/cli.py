@@ -257,8 +257,12 @@ def cmd_db_serve(args: argparse.Namespace) -> int:
 
     if not is_lite(args.db):
         raise CliError(f"{args.db} is already a server URI; `db serve` shares a local .db file")
+    import warnings
+
     try:
-        from milvus_lite.server import Server
+        with warnings.catch_warnings():  # milvus-lite 2.5 imports the deprecated pkg_resources
+            warnings.simplefilter("ignore", UserWarning)
+            from milvus_lite.server import Server
     except ImportError as exc:
         raise CliError("Milvus Lite is not installed (pip install 'milvus-lite==2.5.1')") from exc
     db = Path(args.db).expanduser().resolve()
