@@ -379,13 +379,11 @@ class Collection:
             out.append(rows)
         return out
 
-    @cached_property
+    @property
     def index_type(self) -> str:
-        """The vector index this collection was built with (it decides the search knobs)."""
-        try:
-            return str(self.client.describe_index(self.name, "vector").get("index_type", ""))
-        except Exception:  # an index still being built elsewhere: the store's default
-            return str(self.store.capabilities.vector_index["index_type"])
+        """The vector index this store builds (it decides the search knobs); read from the
+        store's capabilities, not asked of Milvus, to keep an RPC off every search."""
+        return str(self.store.capabilities.vector_index["index_type"])
 
     # -- full text (BM25) ---------------------------------------------------------
     @cached_property
