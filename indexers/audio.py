@@ -22,7 +22,7 @@ import numpy as np
 
 from encoders.base import Encoder
 from indexers.audio_io import AudioDecodeError, DecodedAudio, audio_extensions, decode_audio, is_silent, plan_windows
-from indexers.files import discover, file_digest, item_id
+from indexers.files import digest_files, discover, item_id
 from indexers.report import IndexReport
 from milvus import Collection, VectorStore
 
@@ -162,14 +162,7 @@ def index_audio(
     rates = [sample_rate_of(enc) for enc in encoders]
 
     # 1. hash every file; keep those whose marker row is missing from any collection
-    digests: dict[Path, str] = {}
-    with ThreadPoolExecutor(workers) as pool:
-        futures = {p: pool.submit(file_digest, p) for p in files}
-        for p, fut in futures.items():
-            try:
-                digests[p] = fut.result()
-            except OSError as exc:
-                report.skip(str(p), f"cannot read file ({exc.strerror or exc})")
+    digests = digest_files(files, report, workers)
     keys = {p: marker_id(d, window_s, hop_s) for p, d in digests.items()}
     present = [c.existing_ids(keys.values()) for _, c in collections]
     todo = [p for p in digests if not all(keys[p] in s for s in present)]

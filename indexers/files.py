@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import os
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import TYPE_CHECKING, Callable, Iterable
+
+if TYPE_CHECKING:
+    from indexers.report import IndexReport
 
 
 def discover(
@@ -42,6 +46,19 @@ def file_digest(path: Path, chunk: int = 1 << 20) -> str:
         while block := f.read(chunk):
             h.update(block)
     return h.hexdigest()
+
+
+def digest_files(files: Iterable[Path], report: "IndexReport", workers: int) -> dict[Path, str]:
+    """SHA-256 of each file, hashed in parallel; a file that cannot be read is skipped on `report`."""
+    digests: dict[Path, str] = {}
+    with ThreadPoolExecutor(workers) as pool:
+        futures = {p: pool.submit(file_digest, p) for p in files}
+        for p, fut in futures.items():
+            try:
+                digests[p] = fut.result()
+            except OSError as exc:
+                report.skip(str(p), f"cannot read file ({exc.strerror or exc})")
+    return digests
 
 
 def item_id(content_digest: str, offset: str | float | int = 0) -> str:

@@ -11,7 +11,7 @@ from typing import Any, Sequence
 
 from encoders.base import Encoder
 from indexers.calibration import calibrate_from_distribution
-from indexers.files import discover, file_digest, item_id
+from indexers.files import digest_files, discover, item_id
 from indexers.image_io import IMAGE_EXTENSIONS, ImageDecodeError, open_image, save_thumbnail
 from indexers.report import IndexReport, is_out_of_room
 from indexers.thumbs import thumb_path
@@ -91,14 +91,7 @@ def index_images(
     report.collections = [c.name for _, c in collections]
 
     # 1. hash every file; keep those missing from any collection
-    digests: dict[Path, str] = {}
-    with ThreadPoolExecutor(workers) as pool:
-        futures = {p: pool.submit(file_digest, p) for p in files}
-        for p, fut in futures.items():
-            try:
-                digests[p] = fut.result()
-            except OSError as exc:
-                report.skip(str(p), f"cannot read file ({exc.strerror or exc})")
+    digests = digest_files(files, report, workers)
     ids = {p: item_id(d) for p, d in digests.items()}
     present = [c.existing_ids(ids.values()) for _, c in collections]
     todo = [p for p in digests if not all(ids[p] in s for s in present)]
