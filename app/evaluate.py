@@ -152,17 +152,26 @@ def eval_image_to_image(encoder, files: list[Path], labels: list[str]) -> EvalRe
     """Every image queries the others; relevant = same class."""
     rss0 = _rss_mb()
     vecs, ms = _encode_images(encoder, files)
-    sims = vecs @ vecs.T
-    np.fill_diagonal(sims, -np.inf)
-    lab = np.asarray(labels)
-    ranked = np.argsort(-sims, axis=1)[:, :10]
-    relevant = [set(np.flatnonzero((lab == lab[i]) & (np.arange(len(lab)) != i)).tolist()) for i in range(len(lab))]
-    recall, map10, ndcg = ranking_metrics(ranked.tolist(), relevant)
-    top_scores = np.take_along_axis(sims, ranked, axis=1).ravel()
-    top_labels = (lab[ranked] == lab[:, None]).ravel()
-    thr, f1 = best_threshold(top_scores, top_labels)
+    ranked, (recall, map10, ndcg), (thr, f1) = rank_against_each_other(vecs @ vecs.T, np.asarray(labels))
     mem = _model_mb(encoder) or max(0.0, _rss_mb() - rss0)
     return EvalResult(encoder.spec.id, "image→image", len(files), recall, map10, ndcg, ms, mem, thr, f1)
+
+
+def rank_against_each_other(
+    sims: np.ndarray, labels: np.ndarray
+) -> tuple[np.ndarray, tuple[dict[int, float], float, float], tuple[float, float]]:
+    """Every item queries all the others (the diagonal of `sims` is left out); relevant =
+    the same label. Returns the top-10 indices per query, (recall@k, mAP@10, nDCG@10) and
+    the good-match (threshold, F1)."""
+    sims = sims.copy()
+    np.fill_diagonal(sims, -np.inf)
+    ranked = np.argsort(-sims, axis=1, kind="stable")[:, :10]
+    others = ~np.eye(len(labels), dtype=bool)
+    relevant = [set(np.flatnonzero((labels == labels[i]) & others[i]).tolist()) for i in range(len(labels))]
+    metrics = ranking_metrics(ranked.tolist(), relevant)
+    top_scores = np.take_along_axis(sims, ranked, axis=1).ravel()
+    top_labels = (labels[ranked] == labels[:, None]).ravel()
+    return ranked, metrics, best_threshold(top_scores, top_labels)
 
 
 def eval_text_to_image(encoder, files: list[Path], queries: list[tuple[str, set[str]]]) -> EvalResult:

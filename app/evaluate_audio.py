@@ -26,7 +26,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from app.evaluate import EvalResult, _model_mb, _rss_mb, best_threshold, ranking_metrics
+from app.evaluate import EvalResult, _model_mb, _rss_mb, rank_against_each_other
 from app.search import QueryError
 
 log = logging.getLogger(__name__)
@@ -197,14 +197,8 @@ def eval_near_duplicates(encoder, clips: Sequence[SoundClip]) -> EvalResult:
     """Every clip queries the others; relevant = the other clips of its source sound."""
     rss0 = _rss_mb()
     sims, ms = clip_similarities(encoder, clips)
-    np.fill_diagonal(sims, -np.inf)
     lab = np.asarray([c.source for c in clips])
-    ranked = np.argsort(-sims, axis=1, kind="stable")[:, :10]
-    relevant = [set(np.flatnonzero((lab == lab[i]) & (np.arange(len(lab)) != i)).tolist()) for i in range(len(lab))]
-    recall, map10, ndcg = ranking_metrics(ranked.tolist(), relevant)
-    top_scores = np.take_along_axis(sims, ranked, axis=1).ravel()
-    top_labels = (lab[ranked] == lab[:, None]).ravel()
-    thr, f1 = best_threshold(top_scores, top_labels)
+    ranked, (recall, map10, ndcg), (thr, f1) = rank_against_each_other(sims, lab)
     mem = _model_mb(encoder) or max(0.0, _rss_mb() - rss0)
     first_ok = lab[ranked[:, 0]] == lab
     variants = np.asarray([c.variant for c in clips])
