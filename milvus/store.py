@@ -124,7 +124,10 @@ class VectorStore:
         self.uri = normalise_uri(uri or default_uri())
         self.client = connect(self.uri)
         self.capabilities = Capabilities.probe(self.client, self.is_lite)
-        self.supports_nullable = self.capabilities.nullable
+
+    @property
+    def supports_nullable(self) -> bool:
+        return self.capabilities.nullable
 
     @property
     def is_lite(self) -> bool:
