@@ -253,27 +253,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_db_serve(args: argparse.Namespace) -> int:
     """Serve a Lite `.db` over gRPC on loopback so several processes can share it."""
-    from milvus.client import hold_lite_file, is_lite
+    from milvus.client import is_lite
+    from milvus.servers import serve_lite
 
     if not is_lite(args.db):
         raise CliError(f"{args.db} is already a server URI; `db serve` shares a local .db file")
-    import warnings
-
-    try:
-        with warnings.catch_warnings():  # milvus-lite 2.5 imports the deprecated pkg_resources
-            warnings.simplefilter("ignore", UserWarning)
-            from milvus_lite.server import Server
-    except ImportError as exc:
-        raise CliError("Milvus Lite is not installed (pip install 'milvus-lite==2.5.1')") from exc
-    db = Path(args.db).expanduser().resolve()
-    db.parent.mkdir(parents=True, exist_ok=True)
-    hold_lite_file(str(db))  # held until this process exits
-    try:
-        server = Server(str(db), address=f"{args.host}:{args.port}")
-    except RuntimeError as exc:  # Lite's rules for file names
-        raise CliError(f"cannot serve {args.db}: {exc}") from exc
-    if not server.init() or not server.start():
-        raise CliError(f"cannot serve {args.db}: another process has it open (stop the app or indexer using it), or port {args.port} is taken")
+    server = serve_lite(args.db, f"{args.host}:{args.port}")
     uri = f"http://{args.host}:{args.port}"
     _err(f"mmsearch: serving {args.db} at {uri}; point other processes at it with --db {uri} (Ctrl+C to stop)")
     try:

@@ -52,12 +52,8 @@ while server.running:
 # Runs with this venv's python: Milvus Lite's server on a TCP address instead of a socket.
 _LAUNCH_LITE = r"""
 import signal, sys, time
-from milvus.client import hold_lite_file
-from milvus_lite.server import Server
-hold = hold_lite_file(sys.argv[1])
-server = Server(sys.argv[1], address=f"127.0.0.1:{sys.argv[2]}")
-if not server.init() or not server.start():
-    sys.exit(f"milvus-lite could not serve {sys.argv[1]} (is it open in another process?)")
+from milvus.servers import serve_lite
+server = serve_lite(sys.argv[1], f"127.0.0.1:{sys.argv[2]}")
 def stop(*_):
     server.stop()
     sys.exit(0)
@@ -68,6 +64,32 @@ while server._p.poll() is None:
     time.sleep(0.5)
 sys.exit(f"milvus-lite exited with code {server._p.returncode}")
 """
+
+
+def serve_lite(db_path: str | Path, address: str):
+    """Start Milvus Lite's server for one `.db` file on a TCP `address` (host:port); returns
+    the running `milvus_lite.server.Server`. This process keeps mmsearch's lock on the file
+    (see `hold_lite_file`) until it exits. For `mmsearch db serve` and the tests."""
+    import warnings
+
+    from milvus.client import hold_lite_file
+
+    try:
+        with warnings.catch_warnings():  # milvus-lite 2.5 imports the deprecated pkg_resources
+            warnings.simplefilter("ignore", UserWarning)
+            from milvus_lite.server import Server
+    except ImportError as exc:
+        raise StoreError("Milvus Lite is not installed (pip install 'milvus-lite==2.5.1')") from exc
+    db = Path(db_path).expanduser().resolve()
+    db.parent.mkdir(parents=True, exist_ok=True)
+    hold_lite_file(str(db))  # the fd stays open, and the lock held, for the life of this process
+    try:
+        server = Server(str(db), address=address)
+    except RuntimeError as exc:  # Lite's rules for file names
+        raise StoreError(f"cannot serve {db_path}: {exc}") from exc
+    if not server.init() or not server.start():
+        raise StoreError(f"cannot serve {db_path}: another process has it open (stop the app or indexer using it), or {address} is taken")
+    return server
 
 
 def free_port() -> int:
