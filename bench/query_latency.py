@@ -8,8 +8,9 @@ Reports p50/p95 of one query per call, the per-query time when 32 queries share 
 recall@10 against the exact scan, and, separately, the text-encode time of a query with
 the offline MiniLM model (what `search text` adds on top of the store).
 
-Backends: `lite` (the embedded default: Milvus Lite 2.5 `.db`, FLAT), `lite-ivf` and
-`lite-autoindex` (the same with Lite 2.5's other indexes), `lite-server` (Lite 2.5 over
+Backends: `lite` (the embedded default: Milvus Lite 2.5 `.db`, FLAT over inner products of
+unit vectors), `lite-cosine` (the same indexed with Milvus's COSINE, as before), `lite-ivf`
+and `lite-autoindex` (Lite 2.5's other indexes), `lite-server` (Lite 2.5 over
 TCP, as `mmsearch db serve` runs it), `lite3-server` (Milvus Lite 3.2's Python engine,
 HNSW; own venv) and `milvus-2.3.5` (the real standalone server, HNSW; own venv).
 """
@@ -27,11 +28,13 @@ import numpy as np
 
 from bench.common import markdown_table, write_result
 
-BACKENDS = "lite,lite-ivf,lite-autoindex,lite-server,lite3-server,milvus-2.3.5"
-LITE_VARIANTS = {
-    "lite": ("Milvus Lite .db (embedded default)", None),
-    "lite-ivf": ("Milvus Lite .db", {"index_type": "IVF_FLAT", "params": {"nlist": 1024}}),
-    "lite-autoindex": ("Milvus Lite .db", {"index_type": "AUTOINDEX", "params": {}}),
+BACKENDS = "lite,lite-cosine,lite-ivf,lite-autoindex,lite-server,lite3-server,milvus-2.3.5"
+# backend → (label, changes to the store's capabilities for the comparison)
+LITE_VARIANTS: dict[str, tuple[str, dict]] = {
+    "lite": ("Milvus Lite .db (embedded default)", {}),
+    "lite-cosine": ("Milvus Lite .db", {"cosine_index_metric": "COSINE"}),
+    "lite-ivf": ("Milvus Lite .db", {"vector_index": {"index_type": "IVF_FLAT", "params": {"nlist": 1024}}}),
+    "lite-autoindex": ("Milvus Lite .db", {"vector_index": {"index_type": "AUTOINDEX", "params": {}}}),
 }
 
 
@@ -48,15 +51,15 @@ def percentiles(samples_s: list[float]) -> tuple[float, float]:
 
 
 def run_backend(
-    name: str, uri: str, data: np.ndarray, queries: np.ndarray, truth: np.ndarray, index: dict | None = None
+    name: str, uri: str, data: np.ndarray, queries: np.ndarray, truth: np.ndarray, variant: dict | None = None
 ) -> list[object]:
     from milvus import VectorStore
 
     store = VectorStore(uri)
-    if index is not None:  # another index than the backend's default, for comparison
-        store.capabilities = dataclasses.replace(store.capabilities, vector_index=index)
+    if variant:  # another index or metric than the backend's default, for comparison
+        store.capabilities = dataclasses.replace(store.capabilities, **variant)
     coll = store.collection("image", f"bench:{data.shape[1]}", data.shape[1])
-    index_name = coll.index_type + _index_params(coll)
+    index_name = f"{coll.index_type} {coll.index_metric}" + _index_params(coll)
     t0 = time.perf_counter()
     for i in range(0, len(data), 2000):
         coll.upsert([{"id": f"r{j}", "vector": data[j], "source": "bench"} for j in range(i, min(len(data), i + 2000))])
@@ -120,9 +123,9 @@ def main(argv: list[str] | None = None) -> None:
             root = Path(tmp) / backend
             try:
                 if backend in LITE_VARIANTS:
-                    label, index = LITE_VARIANTS[backend]
+                    label, variant = LITE_VARIANTS[backend]
                     uri = str(root / "bench.db")
-                    rows.append(run_backend(label, uri, data, queries, truth, index))
+                    rows.append(run_backend(label, uri, data, queries, truth, variant))
                     close(uri)
                 else:
                     with LocalServer(backend, root / "data") as server:

@@ -190,3 +190,33 @@ def test_rows_survive_reopen(tmp_db):
 def test_one_client_per_uri(tmp_db):
     assert connect(tmp_db) is connect(tmp_db)
     assert VectorStore(tmp_db).client is VectorStore(tmp_db).client
+
+
+def test_cosine_is_indexed_as_inner_product_of_unit_vectors(store):
+    c = store.collection("image", "fake:8", 8)
+    assert (c.metric, c.index_metric) == ("COSINE", "IP")
+    assert store.list_collections()[0].index_metric == "IP"
+    rng = np.random.default_rng(0)
+    vecs = rng.standard_normal((20, 8)).astype(np.float32) * rng.uniform(0.1, 30, (20, 1)).astype(np.float32)
+    c.upsert([{"id": f"v{i}", "vector": v} for i, v in enumerate(vecs)])
+    query = rng.standard_normal(8).astype(np.float32) * 7  # not unit length either
+    hits = c.search(query, k=20)[0]
+    unit = vecs / np.linalg.norm(vecs, axis=1, keepdims=True)
+    cosine = unit @ (query / np.linalg.norm(query))
+    assert [h["id"] for h in hits] == [f"v{i}" for i in np.argsort(-cosine)]
+    assert np.allclose([h["score"] for h in hits], np.sort(cosine)[::-1], atol=1e-5)
+
+
+def test_collections_indexed_with_cosine_before_still_search(tmp_db):
+    import dataclasses
+
+    old = VectorStore(tmp_db)  # a collection as mmsearch made them before IP
+    old.capabilities = dataclasses.replace(old.capabilities, cosine_index_metric="COSINE")
+    old.collection("image", "fake:8", 8).upsert([{"id": "a", "vector": _basis(8, 1) * 5}])
+    close(tmp_db)
+    c = VectorStore(tmp_db).collection("image", "fake:8", 8)
+    assert c.index_metric == "COSINE" and not c.unit_vectors
+    c.upsert([{"id": "b", "vector": _basis(8, 2) * 3}])
+    hits = c.search(_basis(8, 1) * 2 + _basis(8, 2), k=2)[0]
+    assert [h["id"] for h in hits] == ["a", "b"]
+    assert np.allclose([h["score"] for h in hits], [2 / np.sqrt(5), 1 / np.sqrt(5)], atol=1e-5)
