@@ -80,7 +80,7 @@ def cmd_index_images(args: argparse.Namespace) -> int:
     store = _store(args)
     profile = _profile(args)
     encoders = [get_encoder(e, args.device, args.batch_size) for e in profile.image_encoders]
-    report = index_images(args.paths, store, encoders, batch_size=args.batch_size, progress=not args.quiet)
+    report = index_images(args.paths, store, encoders, progress=not args.quiet)
     return _finish_report(report, args.json)
 
 

@@ -124,7 +124,7 @@ def cmd_index_catalogue(args: argparse.Namespace) -> int:
     encoders = [get_encoder(e, args.device, args.batch_size) for e in profile.image_encoders]
     try:
         report = index_catalogue(
-            path, store, encoders, batch_size=args.batch_size, progress=not args.quiet,
+            path, store, encoders, progress=not args.quiet,
             allow_urls=not args.no_urls, url_timeout=args.url_timeout, prune=args.prune,
         )
     except CatalogueError as exc:

@@ -47,6 +47,14 @@ class EncoderSpec:
     extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
 
+@dataclass(frozen=True, eq=False)
+class PreparedInput:
+    """A document already turned into its model input by `Encoder.prepare_document`."""
+
+    key: str  # the `prepare_key` of the encoders that accept it
+    tensor: Any
+
+
 def l2_normalise(x: np.ndarray) -> np.ndarray:
     """Row-wise L2 normalisation that leaves all-zero rows at zero."""
     x = np.asarray(x, dtype=np.float32)
@@ -78,6 +86,9 @@ class Encoder:
     # fastest in small batches on a CPU, transformers in larger ones; GPUs want big batches.
     cpu_batch_size: int = 32
     gpu_batch_size: int = 128
+    # Encoders whose `prepare_document` gives the same input share a key, so an indexer
+    # prepares each document once for all of them; None: nothing to prepare.
+    prepare_key: str | None = None
 
     def __init__(self, device: str = "auto", batch_size: int | None = None) -> None:
         self.device_request = device
@@ -123,6 +134,27 @@ class Encoder:
         import torch
 
         return torch.autocast("cuda", dtype=torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16)
+
+    # -- preparing inputs ahead of the model ------------------------------------
+    def prepare_document(self, item: Any) -> Any:
+        """Per-document CPU work (e.g. resize and normalise a decoded image into the model's
+        input tensor) that an indexer runs on worker threads while the model embeds the
+        previous batch. `embed_documents` accepts the result in place of the item."""
+        return item
+
+    def _stack_inputs(self, items: Sequence[Any], transform) -> Any:
+        """One batch tensor: prepared inputs as they are, other items through `transform`."""
+        import torch
+
+        tensors = []
+        for it in items:
+            if isinstance(it, PreparedInput):
+                if it.key != self.prepare_key:
+                    raise EncoderError(f"{self.spec.id} was given an input prepared for {it.key}")
+                tensors.append(it.tensor)
+            else:
+                tensors.append(transform(it))
+        return torch.stack(tensors)
 
     # -- embedding -----------------------------------------------------------
     def embed_documents(self, items: Sequence[Any]) -> np.ndarray:

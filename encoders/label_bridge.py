@@ -48,6 +48,11 @@ class LabelBridgeEncoder(Encoder):
             description="ImageNet labels of EfficientNet-Lite0, embedded with MiniLM (offline text→image)",
         )
         self._label_vecs: np.ndarray | None = None
+        # the image side's inputs: one preparation serves both encoders
+        self.prepare_key = self.image_encoder.prepare_key
+
+    def prepare_document(self, item: Any) -> Any:
+        return self.image_encoder.prepare_document(item)
 
     def weights_available(self) -> bool:
         return self.image_encoder.weights_available() and self.text_encoder.weights_available()

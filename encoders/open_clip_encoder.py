@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from encoders.base import Encoder, EncoderError, EncoderSpec, WeightsNotFoundError
+from encoders.base import Encoder, EncoderError, EncoderSpec, PreparedInput, WeightsNotFoundError
 from encoders.weights import cache_path, local_weights, override_env_var
 
 _WEIGHT_FILES = ("open_clip_model.safetensors", "open_clip_pytorch_model.bin")
@@ -33,6 +33,7 @@ class OpenClipEncoder(Encoder):
             description=f"open_clip {model} ({self.pretrained})",
             extra={"shared_text_image_space": True},
         )
+        self.prepare_key = self.spec.id
         self._model = None
         self._preprocess = None
         self._tokenizer = None
@@ -101,11 +102,18 @@ class OpenClipEncoder(Encoder):
     def _images(self, images: list[Any]) -> np.ndarray:
         import torch
 
-        x = self._to_device(torch.stack([self._preprocess(im.convert("RGB")) for im in images]))
+        x = self._to_device(self._stack_inputs(images, self._image_tensor))
         if self.device == "cuda":  # the model itself is loaded in fp16 there
             x = x.half()
         with torch.inference_mode():
             return self._model.encode_image(x).float().cpu().numpy()
+
+    def _image_tensor(self, image: Any) -> Any:
+        return self._preprocess(image.convert("RGB"))
+
+    def prepare_document(self, item: Any) -> PreparedInput:
+        self.load()
+        return PreparedInput(self.prepare_key, self._image_tensor(item))
 
     def _texts(self, texts: list[str]) -> np.ndarray:
         import torch

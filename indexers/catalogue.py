@@ -31,6 +31,7 @@ from typing import Any, Iterator, NamedTuple, Sequence
 
 from encoders.base import Encoder
 from indexers.image_io import ImageDecodeError, open_image, save_thumbnail
+from indexers.model_inputs import inputs_for, model_threads_beside, pipeline_batch, prepare_inputs
 from indexers.report import IndexReport, is_out_of_room
 from indexers.thumbs import thumb_path
 from milvus import Collection, Filter, VectorStore
@@ -419,13 +420,14 @@ def product_row(prep: _Prepared, vector: Any, store_uri: str, size: tuple[int, i
     }
 
 
-def _decode(prep: _Prepared, store_uri: str, url_timeout: float):
+def _decode(prep: _Prepared, store_uri: str, url_timeout: float, encoders: Sequence[Encoder]) -> tuple[Any, dict[str, Any]]:
+    """The decoded image and its model inputs (run on worker threads)."""
     source: str | bytes = fetch_url(prep.source, url_timeout) if is_url(prep.source) else prep.source
     img = open_image(source)
     tp = thumb_path(store_uri, prep.hash)
     if not tp.exists():
         save_thumbnail(img, tp)
-    return img
+    return img, prepare_inputs(img, encoders)
 
 
 def index_catalogue(
@@ -443,7 +445,7 @@ def index_catalogue(
     from tqdm import tqdm
 
     t0 = time.perf_counter()
-    batch_size = batch_size or max([enc.batch_size for enc in encoders] or [32])
+    batch_size = batch_size or pipeline_batch(encoders)
     path = Path(path)
     report = CatalogueReport(kind="catalogue")
     items, problems, file_ids = read_catalogue(path)
@@ -475,8 +477,8 @@ def index_catalogue(
     # 2. decode the next batch on worker threads while the models embed this one
     batches = [todo[i : i + batch_size] for i in range(0, len(todo), batch_size)]
     bar = tqdm(total=len(todo), unit="item", desc="importing catalogue", disable=not progress or not todo)
-    with ThreadPoolExecutor(workers) as pool:
-        pending = [pool.submit(_decode, p, store.uri, url_timeout) for p in batches[0]] if batches else []
+    with ThreadPoolExecutor(workers) as pool, model_threads_beside(workers, encoders):
+        pending = [pool.submit(_decode, p, store.uri, url_timeout, encoders) for p in batches[0]] if batches else []
         for i, batch in enumerate(batches):
             results = []
             for p, fut in zip(batch, pending):
@@ -488,7 +490,7 @@ def index_catalogue(
                     if is_out_of_room(exc):  # writing the thumbnail failed: stop, the row is fine
                         raise
                     report.skip(f"{where}:{p.item.line}", f"cannot read image ({exc.strerror or exc})")
-            pending = [pool.submit(_decode, p, store.uri, url_timeout) for p in batches[i + 1]] if i + 1 < len(batches) else []
+            pending = [pool.submit(_decode, p, store.uri, url_timeout, encoders) for p in batches[i + 1]] if i + 1 < len(batches) else []
             if results:
                 _embed_and_store(results, collections, store.uri)
                 report.indexed += len(results)
@@ -511,14 +513,18 @@ def index_catalogue(
     return report
 
 
-def _embed_and_store(batch: list[tuple[_Prepared, Any]], collections: list[tuple[Encoder, Collection]], store_uri: str) -> None:
-    images = [img for _, img in batch]
+def _embed_and_store(
+    batch: list[tuple[_Prepared, tuple[Any, dict[str, Any]]]], collections: list[tuple[Encoder, Collection]], store_uri: str
+) -> None:
+    images = [img for _, (img, _) in batch]
+    prepared = [inputs for _, (_, inputs) in batch]
     for enc, coll in collections:
-        vecs = enc.embed_documents(images)
-        labels = _labels(enc, images)
+        model_inputs = inputs_for(enc, images, prepared)
+        vecs = enc.embed_documents(model_inputs)
+        labels = _labels(enc, model_inputs)
         rows = [
             product_row(p, v, store_uri, img.info.get("orig_size", img.size), lab)
-            for (p, img), v, lab in zip(batch, vecs, labels)
+            for (p, (img, _)), v, lab in zip(batch, vecs, labels)
         ]
         coll.upsert(rows)
 

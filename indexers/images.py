@@ -13,6 +13,7 @@ from encoders.base import Encoder
 from indexers.calibration import calibrate_from_distribution
 from indexers.files import digest_files, discover, item_id
 from indexers.image_io import IMAGE_EXTENSIONS, ImageDecodeError, open_image, save_thumbnail
+from indexers.model_inputs import inputs_for, model_threads_beside, pipeline_batch, prepare_inputs
 from indexers.report import IndexReport, is_out_of_room
 from indexers.thumbs import thumb_path
 from milvus import Collection, VectorStore
@@ -27,6 +28,7 @@ class DecodedImage:
     image: Any  # PIL.Image
     width: int
     height: int
+    inputs: dict[str, Any]  # model inputs by `Encoder.prepare_key`, made on the worker
 
 
 def image_row(decoded: DecodedImage, vector, store_uri: str, extra: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -43,19 +45,19 @@ def image_row(decoded: DecodedImage, vector, store_uri: str, extra: dict[str, An
     return row
 
 
-def _decode(path: Path, digest: str, store_uri: str) -> DecodedImage:
+def _decode(path: Path, digest: str, store_uri: str, encoders: Sequence[Encoder]) -> DecodedImage:
     img = open_image(path)
     w, h = img.info["orig_size"]
     rid = item_id(digest)
     tp = thumb_path(store_uri, rid)
     if not tp.exists():
         save_thumbnail(img, tp)
-    return DecodedImage(path, rid, img, w, h)
+    return DecodedImage(path, rid, img, w, h, prepare_inputs(img, encoders))
 
 
-def _safe_decode(path: Path, digest: str, store_uri: str) -> DecodedImage | str:
+def _safe_decode(path: Path, digest: str, store_uri: str, encoders: Sequence[Encoder]) -> DecodedImage | str:
     try:
-        return _decode(path, digest, store_uri)
+        return _decode(path, digest, store_uri, encoders)
     except ImageDecodeError as exc:
         return str(exc)
     except OSError as exc:
@@ -80,7 +82,7 @@ def index_images(
     from tqdm import tqdm
 
     t0 = time.perf_counter()
-    batch_size = batch_size or max(enc.batch_size for enc in encoders)
+    batch_size = batch_size or pipeline_batch(encoders)
     report = IndexReport(kind="images")
     files, missing = discover(paths, IMAGE_EXTENSIONS)
     for p, reason in missing:
@@ -100,10 +102,10 @@ def index_images(
     # 2. decode the next batch while embedding this one
     batches = [todo[i : i + batch_size] for i in range(0, len(todo), batch_size)]
     bar = tqdm(total=len(todo), unit="img", desc="indexing images", disable=not progress or not todo)
-    with ThreadPoolExecutor(workers) as pool:
+    with ThreadPoolExecutor(workers) as pool, model_threads_beside(workers, encoders):
 
         def submit(batch: list[Path]) -> list[Future]:
-            return [pool.submit(_safe_decode, p, digests[p], store.uri) for p in batch]
+            return [pool.submit(_safe_decode, p, digests[p], store.uri, encoders) for p in batch]
 
         pending = submit(batches[0]) if batches else []
         for i, batch in enumerate(batches):
@@ -130,9 +132,11 @@ def index_images(
 
 def _embed_and_store(batch: list[DecodedImage], collections: list[tuple[Encoder, Collection]], store_uri: str) -> None:
     images = [d.image for d in batch]
+    prepared = [d.inputs for d in batch]
     for enc, coll in collections:
-        vecs = enc.embed_documents(images)
-        extras = _describe(enc, images)
+        inputs = inputs_for(enc, images, prepared)
+        vecs = enc.embed_documents(inputs)
+        extras = _describe(enc, inputs)
         rows = [image_row(d, v, store_uri, extra) for d, v, extra in zip(batch, vecs, extras)]
         coll.upsert(rows)
 

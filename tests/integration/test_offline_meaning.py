@@ -98,3 +98,27 @@ def test_reindex_embeds_nothing(offline, monkeypatch):
         monkeypatch.setattr(enc, "embed_documents", lambda items: pytest.fail("re-index embedded an unchanged photo"))
     again = index_images([photos], engine.store, encoders, progress=False)
     assert (again.indexed, again.unchanged) == (0, report.indexed)
+
+
+def test_each_photo_runs_through_the_model_once(sample_photos, tmp_path, monkeypatch):
+    """Inputs prepared on the decode workers feed both offline encoders, and the label bridge
+    reuses the image encoder's forward pass (pipeline steps of 32, model batches of 2)."""
+    from indexers.image_io import open_image
+
+    encoders = [get_encoder(e) for e in PROFILES["offline"].image_encoders]
+    image_enc = encoders[0].load()
+    seen: list[int] = []
+    real = image_enc._model.forward_features
+    monkeypatch.setattr(image_enc._model, "forward_features", lambda x: (seen.append(len(x)), real(x))[1])
+    uri = str(tmp_path / "t.db")
+    store = VectorStore(uri)
+    report = index_images([sample_photos], store, encoders, progress=False)
+    assert report.indexed > 32 and report.failed == []
+    assert sum(seen) == report.indexed  # once per photo, for both collections
+    assert max(seen) == image_enc.batch_size
+    # the prepared path embeds exactly what embedding the decoded photo does
+    coll = store.find("image", image_enc.spec.id)
+    (row,) = coll.query(Filter.eq("title", "chelsea"), with_vectors=True)
+    direct = image_enc.embed_documents([open_image(sample_photos / "chelsea.png")])[0]
+    assert float(direct @ row["vector"]) == pytest.approx(1.0, abs=1e-5)
+    close(uri)

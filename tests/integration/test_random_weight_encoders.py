@@ -104,3 +104,17 @@ def test_resnet50_random(test_images):
     assert np.allclose(batched, single, atol=1e-4)
     assert np.allclose(enc.embed_queries([test_images[0]]), batched[:1], atol=1e-4)
     assert enc.weights_source.startswith("random")
+
+
+def test_prepared_inputs_embed_like_the_images(clip, test_images):
+    """`prepare_document` (run on indexers' worker threads) changes nothing in the vectors;
+    an input prepared for another model is refused."""
+    from encoders.base import EncoderError
+
+    enc, _ = clip
+    resnet = get_encoder("torchvision:resnet50/random", "cpu")
+    for e in (enc, resnet):
+        prepared = [e.prepare_document(im) for im in test_images[:3]]
+        assert np.allclose(e.embed_documents(prepared), e.embed_documents(test_images[:3]), atol=1e-5)
+    with pytest.raises(EncoderError, match="prepared for"):
+        resnet.embed_documents([enc.prepare_document(test_images[0])])
