@@ -102,6 +102,11 @@ def cmd_search_text(args: argparse.Namespace) -> int:
     return 0
 
 
+# Searches whose scores are one model's similarities, so a calibrated cut-off applies (text
+# over sounds, videos and documents fuses rankings whose scores are not comparable).
+THRESHOLDED = {("image", "text"), ("image", "image"), ("audio", "audio")}
+
+
 def _threshold(engine: Any, args: argparse.Namespace, kind: str, query_kind: str, encoder_id: str | None = None) -> float | None:
     """`--min-score`: auto = the collection's calibrated good-match score, none = no cut-off, or a number."""
     raw = getattr(args, "min_score", "auto")
@@ -115,18 +120,20 @@ def _threshold(engine: Any, args: argparse.Namespace, kind: str, query_kind: str
         raise CliError("--min-score takes auto, none or a number") from None
 
 
-def _print_good_hits(hits: list[Any], engine: Any, args: argparse.Namespace, kind: str, query_kind: str, encoder_id: str | None = None) -> None:
+def _print_good_hits(
+    hits: list[Any], engine: Any, args: argparse.Namespace, kind: str, query_kind: str, encoder_id: str | None = None, line=None
+) -> None:
     """Print the hits above the good-match threshold; say so when none is good."""
     from app.search import split_by_threshold
 
-    threshold = _threshold(engine, args, kind, query_kind, encoder_id) if kind in ("image",) else None
+    threshold = _threshold(engine, args, kind, query_kind, encoder_id) if (kind, query_kind) in THRESHOLDED else None
     good, weak = split_by_threshold(hits, threshold)
     if hits and not good:
         _err(
             f"mmsearch: no good match: the best score {hits[0].score:.3f} is below the good-match threshold "
             f"{threshold:.3f} (see `mmsearch eval`; --min-score none shows every result)"
         )
-    _print_hits(good, args.json)
+    _print_hits(good, args.json, line)
 
 
 def cmd_search_image(args: argparse.Namespace) -> int:

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
-from app.cli import _print_hits, CliError, _engine, _finish_report, _profile, _store
+from app.cli import CliError, _engine, _finish_report, _print_good_hits, _profile, _store
 
 
 def register(index_sub, search_sub, common: argparse.ArgumentParser) -> None:
@@ -48,6 +48,7 @@ def register(index_sub, search_sub, common: argparse.ArgumentParser) -> None:
     sa.add_argument("file")
     sa.add_argument("-k", type=int, default=10)
     sa.add_argument("--encoder", default=None, help="search another audio collection, e.g. panns:Cnn14")
+    sa.add_argument("--min-score", default="auto", help="auto (calibrated good-match score), none, or a number")
     sa.add_argument("--json", action="store_true")
     sa.set_defaults(func=cmd_search_audio)
 
@@ -101,17 +102,16 @@ def cmd_search_audio(args: argparse.Namespace) -> int:
     path = Path(args.file)
     if not path.is_file():
         raise CliError(f"no such file: {path}")
-    hits = search_audio(_engine(args), path, k=args.k, encoder_id=args.encoder)
-    print_audio_hits(hits, args.json)
+    engine = _engine(args)
+    hits = search_audio(engine, path, k=args.k, encoder_id=args.encoder)
+    _print_good_hits(hits, engine, args, "audio", "audio", args.encoder, line=audio_hit_line)
     return 0
 
 
-def print_audio_hits(hits: Sequence[Any], as_json: bool) -> None:
-    """`--json`: the common hit keys (tags are in `text`); otherwise one line per hit with its span."""
+def audio_hit_line(h: Any) -> str:
+    """One sound hit: title, time span, tags, file."""
     from app.audio_search import fmt_span
 
-    def line(h: Any) -> str:
-        tags = f"  [{h.text}]" if h.text else ""
-        return f"{h.title or h.id}  {fmt_span(h)}{tags}  {h.source or ''}"
+    tags = f"  [{h.text}]" if h.text else ""
+    return f"{h.title or h.id}  {fmt_span(h)}{tags}  {h.source or ''}"
 
-    _print_hits(hits, as_json, line)

@@ -26,7 +26,7 @@ def register(sub, common: argparse.ArgumentParser) -> None:
         "--transcriber", action="append",
         help="librivox-wer: a transcriber to evaluate (repeatable; default faster-whisper:tiny.en, faster-whisper:base, openai-whisper:tiny.en)",
     )
-    ev.add_argument("--save", action="store_true", help="store the calibrated good-match thresholds for image search")
+    ev.add_argument("--save", action="store_true", help="store the calibrated good-match thresholds for image and sound search")
     ev.add_argument("--json", action="store_true")
     ev.set_defaults(func=cmd_eval)
 
@@ -37,8 +37,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from encoders import get_encoder
     from indexers.calibration import save
 
-    if args.dataset in ("freedesktop-sounds", "librivox-wer") and args.save:
-        raise CliError(f"--save stores good-match thresholds for image search only; {args.dataset} has none to store")
+    if args.dataset == "librivox-wer" and args.save:
+        raise CliError("--save stores good-match thresholds of search; librivox-wer measures transcription and has none")
     if args.dataset == "librivox-wer":
         return _eval_speech(args)
     profile = _profile(args)
@@ -73,7 +73,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
                     results.append(evaluate.eval_image_to_image(enc, files, labels))
     if args.save:
         for r in results:
-            save(r.encoder, "image", "text" if r.task.startswith("text") else "image", r.threshold, "eval")
+            kind, query_kind = ("audio", "audio") if r.task == "audio→audio" else ("image", "text" if r.task.startswith("text") else "image")
+            save(r.encoder, kind, query_kind, r.threshold)
     if args.json:
         _out(json.dumps([r.to_dict() for r in results], ensure_ascii=False))
         return 0

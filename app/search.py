@@ -103,9 +103,11 @@ class SearchEngine:
         """The calibrated 'good match' score for queries of `query_kind` over `kind` items."""
         from indexers.calibration import threshold_for
 
-        if encoder_id is None:
+        if encoder_id is None and kind == "audio":
+            encoder_id = getattr(self.profile, "audio", "")
+        elif encoder_id is None:
             encoder_id = self.profile.text_to_image if query_kind == "text" else self.profile.image_to_image
-        return threshold_for(encoder_id, kind, query_kind)
+        return threshold_for(encoder_id, kind, query_kind, self.store.uri) if encoder_id else None
 
     def encoder(self, encoder_id: str) -> Encoder:
         return get_encoder(encoder_id, self.device)

@@ -67,3 +67,24 @@ def hit_grid(hits: list[Hit], columns: int = 4, key: str = "grid", on_more=None)
                     st.caption(plain(hit.text[:140]))
                 if on_more is not None:
                     st.button("More like this", key=f"{key}-more-{hit.id}", on_click=on_more, args=(hit,))
+
+
+def show_good_and_weak(hits: list[Hit], threshold: float | None, render, noun: str = "matches") -> None:
+    """Render the hits at or above the collection's good-match threshold, say so when none
+    is, and fold the weaker ones away (open when nothing better is shown)."""
+    from app.search import split_by_threshold
+
+    good, weak = split_by_threshold(hits, threshold)
+    if not hits:
+        st.info("No results.")
+        return
+    if not good:
+        st.info(
+            f"No good match: the best score, {hits[0].score:.3f}, is below this collection's "
+            f"good-match threshold of {threshold:.3f}."
+        )
+    if good:
+        render(good, "good")
+    if weak:
+        with st.expander(f"{len(weak)} weaker {noun} (below {threshold:.3f})", expanded=not good):
+            render(weak, "weak")

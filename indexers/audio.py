@@ -21,6 +21,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from encoders.base import Encoder
+from indexers.calibration import calibrate_from_distribution
 from indexers.audio_io import AudioDecodeError, DecodedAudio, audio_extensions, decode_audio, is_silent, plan_windows
 from indexers.files import digest_files, discover, item_id
 from indexers.report import IndexReport
@@ -200,8 +201,10 @@ def index_audio(
                 bar.update(len(group))
                 group, group_s = [], 0.0
     bar.close()
-    for _, c in collections:
+    for enc, c in collections:
         c.flush()
+        if report.indexed:
+            calibrate_from_distribution(c, enc)
     report.seconds = time.perf_counter() - t0
     log.info("indexed %.1f s of audio in %.1f s", seconds, report.seconds)
     return report

@@ -4,13 +4,16 @@ padding the results with unrelated items.
 Two sources, the better one wins:
 - `eval`: `mmsearch eval … --save` stores the score that best separates relevant from
   irrelevant hits (F1) on the user's labelled data;
-- `distribution`: after indexing, from the collection's own scores: for photo queries,
-  the 99th percentile of similarities between random pairs of stored items; for text
-  queries, the 95th percentile of the best scores that meaningless queries ("qwerty",
-  "the", …) reach. Anything scoring above both is better than chance.
+- `distribution`: after indexing, from the collection's own scores: for queries of the
+  stored items' own kind (a photo, a sound clip), the 99th percentile of similarities
+  between random pairs of stored items from different files; for text queries, the 95th
+  percentile of the best scores that meaningless queries ("qwerty", "the", …) reach.
+  Anything scoring above both is better than chance.
 
-Thresholds live in `$MMSEARCH_HOME/calibration.json`, keyed by encoder, item kind and
-query kind (a property of the model and the data, not of one database file).
+Thresholds live in `$MMSEARCH_HOME/calibration.json`: those from an eval keyed by encoder,
+item kind and query kind (they hold wherever that model is used), those from a distribution
+by database and collection (a small test folder must not move the cut-off of a large
+library indexed with the same model).
 """
 
 from __future__ import annotations
@@ -42,6 +45,12 @@ def _key(encoder_id: str, item_kind: str, query_kind: str) -> str:
     return f"{encoder_id}|{item_kind}|{query_kind}"
 
 
+def _collection_key(store_uri: str, collection_name: str, query_kind: str) -> str:
+    from milvus.client import normalise_uri
+
+    return f"{normalise_uri(store_uri)}#{collection_name}|{query_kind}"
+
+
 def load() -> dict[str, dict]:
     p = _path()
     try:
@@ -50,13 +59,19 @@ def load() -> dict[str, dict]:
         return {}
 
 
-def save(encoder_id: str, item_kind: str, query_kind: str, threshold: float, basis: str) -> None:
-    """Record a threshold; a distribution-based one never replaces one from an eval."""
+def save(encoder_id: str, item_kind: str, query_kind: str, threshold: float) -> None:
+    """Record the threshold an eval found for a model (it wins over distribution ones)."""
+    _write(_key(encoder_id, item_kind, query_kind), threshold, "eval")
+
+
+def save_for_collection(store_uri: str, collection_name: str, query_kind: str, threshold: float) -> None:
+    """Record the threshold of one collection's own score distribution."""
+    _write(_collection_key(store_uri, collection_name, query_kind), threshold, "distribution")
+
+
+def _write(key: str, threshold: float, basis: str) -> None:
     with _lock:
         data = load()
-        key = _key(encoder_id, item_kind, query_kind)
-        if basis == "distribution" and data.get(key, {}).get("basis") == "eval":
-            return
         data[key] = {"threshold": round(float(threshold), 4), "basis": basis}
         p = _path()
         p.parent.mkdir(parents=True, exist_ok=True)
@@ -65,29 +80,53 @@ def save(encoder_id: str, item_kind: str, query_kind: str, threshold: float, bas
         os.replace(tmp, p)
 
 
-def threshold_for(encoder_id: str, item_kind: str, query_kind: str) -> float | None:
-    entry = load().get(_key(encoder_id, item_kind, query_kind))
-    return float(entry["threshold"]) if entry else None
+def threshold_for(encoder_id: str, item_kind: str, query_kind: str, store_uri: str | None = None) -> float | None:
+    """The good-match score for `query_kind` queries over `item_kind` items embedded by
+    `encoder_id`: from an eval if there was one, else from the collection in `store_uri`."""
+    from milvus.store import collection_name
+
+    data = load()
+    model = data.get(_key(encoder_id, item_kind, query_kind))
+    if model and model.get("basis") == "eval":
+        return float(model["threshold"])
+    if store_uri is not None:
+        own = data.get(_collection_key(store_uri, collection_name(item_kind, encoder_id), query_kind))
+        if own:
+            return float(own["threshold"])
+    return float(model["threshold"]) if model else None  # model-wide, as earlier versions recorded every threshold
 
 
 def calibrate_from_distribution(collection, encoder, sample: int = 400, seed: int = 0) -> dict[str, float]:
     """Thresholds from the stored vectors' own score distribution (see the module docstring)."""
     if encoder.spec.id.startswith("fake"):
         return {}  # hash vectors carry no meaning to calibrate
-    rows = collection.query(limit=sample, with_vectors=True)
+    rows = collection.query(limit=sample * 5, with_vectors=True)
+    if len(rows) > sample:  # a spread of the collection, not only its first files
+        keep = np.random.default_rng(seed).choice(len(rows), sample, replace=False)
+        rows = [rows[i] for i in sorted(keep)]
     if len(rows) < 5:
         return {}
     vecs = np.asarray([r["vector"] for r in rows], dtype=np.float32)
     out: dict[str, float] = {}
-    if "image" in encoder.spec.query_kinds:
-        sims = vecs @ vecs.T
-        pairs = sims[np.triu_indices(len(vecs), k=1)]
-        out["image"] = float(np.percentile(pairs, 99))
+    for query_kind in encoder.spec.query_kinds:
+        if query_kind != "text" and query_kind in encoder.spec.document_kinds:
+            pairs = _cross_file_similarities(vecs, [r.get("source") for r in rows])
+            if pairs.size >= 10:
+                out[query_kind] = float(np.percentile(pairs, 99))
     if "text" in encoder.spec.query_kinds:
         q = encoder.embed_queries(list(NULL_QUERIES))
         best = (q @ vecs.T).max(axis=1)
         out["text"] = float(np.percentile(best, 95))
     for query_kind, thr in out.items():
-        save(encoder.spec.id, collection.kind, query_kind, thr, "distribution")
+        save_for_collection(collection.store.uri, collection.name, query_kind, thr)
         log.info("calibrated %s (%s queries): good match ≥ %.3f", collection.name, query_kind, thr)
     return out
+
+
+def _cross_file_similarities(vecs: np.ndarray, sources: list[str | None]) -> np.ndarray:
+    """Similarities of every pair of rows from different files (windows or frames of one
+    file resemble each other and would say nothing about chance)."""
+    sims = vecs @ vecs.T
+    src = np.asarray([s or f"row{i}" for i, s in enumerate(sources)], dtype=object)
+    upper = np.triu(np.ones(sims.shape, dtype=bool), k=1)
+    return sims[upper & (src[:, None] != src[None, :])]

@@ -11,7 +11,7 @@ from app import ui_state
 from app.audio_search import fmt_span, hit_tags, search_audio
 from app.errors import user_message
 from app.search import Hit
-from app.ui_common import plain, read_upload, show_error
+from app.ui_common import plain, read_upload, show_error, show_good_and_weak
 from indexers.audio_io import AudioDecodeError, audio_mimetype
 
 UPLOAD_TYPES = ["wav", "flac", "ogg", "oga", "opus", "mp3", "m4a", "aac", "aif", "aiff"]
@@ -76,7 +76,7 @@ def _player(hit: Hit) -> None:
     st.caption("excerpt of the window (the file is large)")
 
 
-def _results(hits: list[Hit]) -> None:
+def _results(hits: list[Hit], part: str = "good") -> None:
     for hit in hits:
         with st.container(border=True):
             col_info, col_play = st.columns([3, 2])
@@ -97,6 +97,7 @@ def _results(hits: list[Hit]) -> None:
 
 hits: list[Hit] | None = None
 heading = ""
+threshold: float | None = None  # a calibrated cut-off applies to clip search only (text fuses rankings)
 try:
     clip = upload if upload is not None else recording  # a recording arrives as a WAV file
     data = read_upload(clip) if submitted else None
@@ -106,6 +107,7 @@ try:
         st.audio(data, format=audio_mimetype(name))
         hits = search_audio(engine, data, k=int(k))
         heading = f"Sounds like {plain(name)}"
+        threshold = engine.good_match_threshold("audio", "audio")
     elif submitted and query.strip():
         hits = engine.search_text(query, kind="audio", k=int(k))
         heading = f"Sounds for “{plain(query.strip()[:100])}”"
@@ -116,7 +118,4 @@ except Exception as exc:
 
 if hits is not None:
     st.subheader(heading)
-    if not hits:
-        st.info("No results.")
-    else:
-        _results(hits)
+    show_good_and_weak(hits, threshold, _results, noun="sounds")

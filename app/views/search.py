@@ -5,8 +5,8 @@ from __future__ import annotations
 import streamlit as st
 
 from app import ui_state
-from app.search import Hit, load_query_image, split_by_threshold
-from app.ui_common import hit_grid, plain, read_upload, show_error
+from app.search import Hit, load_query_image
+from app.ui_common import hit_grid, plain, read_upload, show_error, show_good_and_weak
 
 st.title("Search your photos")
 
@@ -65,16 +65,4 @@ except Exception as exc:
 
 if hits is not None:
     st.subheader(heading)
-    good, weak = split_by_threshold(hits, threshold)
-    if not hits:
-        st.info("No results.")
-    elif not good:
-        st.info(
-            f"No good match: the best score, {hits[0].score:.3f}, is below this collection's "
-            f"good-match threshold of {threshold:.3f}."
-        )
-    if good:
-        hit_grid(good, key="search", on_more=_more_like)
-    if weak:
-        with st.expander(f"{len(weak)} weaker matches (below {threshold:.3f})", expanded=not good):
-            hit_grid(weak, key="weak", on_more=_more_like)
+    show_good_and_weak(hits, threshold, lambda shown, part: hit_grid(shown, key="search" if part == "good" else "weak", on_more=_more_like))

@@ -163,3 +163,30 @@ def test_cli_end_to_end_on_a_fresh_db(tmp_path, capsys):
         assert hits[0]["title"] == "complete" and hits[0]["start_s"] == 0.0 and hits[0]["end_s"] == pytest.approx(1.089, abs=0.01)
     finally:
         close(db)
+
+
+def test_sound_search_says_when_nothing_sounds_alike(library, tmp_path, capsys):
+    """Indexing calibrated aiSFX's good-match score from pairs of different files; the CLI
+    keeps a copy of an indexed sound and says "no good match" for white noise."""
+    import json
+
+    from app.cli import main
+    from indexers.calibration import threshold_for
+
+    engine, copies, _, _ = library
+    thr = threshold_for("aisfx", "audio", "audio", engine.store.uri)
+    assert thr is not None and 0.8 < thr < 0.999
+    db = engine.store.uri
+    copy = next(copies.glob(f"{CHOSEN[0]}-copy.*"))
+    assert main(["search", "audio", str(copy), "--db", db, "--profile", "offline", "--json"]) == 0
+    hits = json.loads(capsys.readouterr().out)
+    assert {CHOSEN[0], copy.stem} <= {h["title"] for h in hits}
+    assert all(h["score"] >= thr for h in hits)
+
+    noise = tmp_path / "noise.wav"
+    sf.write(noise, (0.3 * np.random.default_rng(0).standard_normal(48000)).astype(np.float32), 48000)
+    assert main(["search", "audio", str(noise), "--db", db, "--profile", "offline", "--json"]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out) == [] and "no good match" in captured.err
+    assert main(["search", "audio", str(noise), "--db", db, "--profile", "offline", "--json", "--min-score", "none", "-k", "3"]) == 0
+    assert len(json.loads(capsys.readouterr().out)) == 3

@@ -31,8 +31,8 @@ def indexed(tmp_path_factory):
 
 
 def test_thresholds_recorded_after_indexing(indexed):
-    text = threshold_for(BRIDGE, "image", "text")
-    image = threshold_for("timm:efficientnet_lite0", "image", "image")
+    text = threshold_for(BRIDGE, "image", "text", indexed)
+    image = threshold_for("timm:efficientnet_lite0", "image", "image", indexed)
     assert text is not None and 0.2 < text < 0.8
     assert image is not None and 0.1 < image < 0.9
 
@@ -41,7 +41,7 @@ def test_meaningful_query_kept_meaningless_refused(indexed, capsys):
     assert main(["search", "text", "a cat", "--db", indexed, "--profile", "offline", "--json"]) == 0
     hits = json.loads(capsys.readouterr().out)
     assert hits and hits[0]["title"] == "chelsea"
-    assert all(h["score"] >= threshold_for(BRIDGE, "image", "text") for h in hits)
+    assert all(h["score"] >= threshold_for(BRIDGE, "image", "text", indexed) for h in hits)
 
     assert main(["search", "text", "an astronaut", "--db", indexed, "--profile", "offline", "--json"]) == 0
     captured = capsys.readouterr()

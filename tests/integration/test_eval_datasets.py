@@ -3,6 +3,7 @@ offline models: aiSFX on freedesktop near-duplicates, faster-whisper on LibriVox
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -38,7 +39,8 @@ def _rows(stdout: str) -> tuple[list[str], list[list[str]]]:
 def test_freedesktop_sounds_near_duplicates_with_aisfx(tmp_path):
     if not FREEDESKTOP_SOUNDS.is_dir():
         pytest.fail(f"{FREEDESKTOP_SOUNDS} is missing: apt-get install sound-theme-freedesktop")
-    out = _eval(tmp_path, "--dataset", "freedesktop-sounds", "--limit", "8").stdout
+    proc = _eval(tmp_path, "--dataset", "freedesktop-sounds", "--limit", "8", "--save")
+    out = proc.stdout
     header, rows = _rows(out)
     assert header[:9] == ["encoder", "task", "queries", "R@1", "R@5", "R@10", "mAP@10", "nDCG@10", "ms/item"]
     assert len(rows) == 1
@@ -51,6 +53,10 @@ def test_freedesktop_sounds_near_duplicates_with_aisfx(tmp_path):
     assert float(row["ms/item"]) > 0 and 1 <= float(row["model MB"]) < 200  # aiSFX: ~18 MB of parameters
     thr = float(row["good match ≥ (F1)"].split()[0])
     assert 0.0 < thr < 1.0
+    # --save: sound search now cuts off at the threshold the eval found
+    saved = json.loads((tmp_path / "calibration.json").read_text())
+    assert saved["aisfx|audio|audio"] == {"threshold": pytest.approx(thr, abs=1e-3), "basis": "eval"}
+    assert "thresholds saved" in proc.stderr
     # the unchanged sound finds its variants first: a near-duplicate test that means something
     by_variant = dict(re.findall(r"([\w%-]+) (\d\.\d\d)", out.split("R@1 by query variant:")[1].splitlines()[0]))
     assert float(by_variant["original"]) >= 0.9

@@ -80,6 +80,30 @@ def test_upload_finds_the_same_sound_first(apptest):
     assert len(at.get("audio")) == 1 + 8  # the query's player and one per hit
 
 
+def test_noise_is_no_good_match_and_weaker_sounds_fold_away(apptest, sounds_db, tmp_path, monkeypatch):
+    """With a good-match score on record for the collection (here set to 0.95: calibration
+    itself is tested on the whole freedesktop set in tests/integration/test_audio_real.py),
+    white noise is no good match and the weaker sounds are folded away, not dropped."""
+    import io
+
+    import soundfile as sf
+
+    from indexers.calibration import save_for_collection
+
+    monkeypatch.setenv("MMSEARCH_CALIBRATION", str(tmp_path / "calibration.json"))
+    save_for_collection(sounds_db[0], "audio__aisfx", "audio", 0.95)
+    buf = io.BytesIO()
+    sf.write(buf, (0.3 * np.random.default_rng(1).standard_normal(48000)).astype(np.float32), 48000, format="WAV")
+    at = apptest.run()
+    at.file_uploader[0].upload("noise.wav", buf.getvalue(), "audio/wav")
+    at.button[0].click().run()
+    assert not at.exception and not at.error
+    assert any(i.value.startswith("No good match: the best score") for i in at.info), [i.value for i in at.info]
+    (weak,) = at.expander
+    assert weak.label == "8 weaker sounds (below 0.950)"
+    assert len([m for m in weak.markdown if m.value.startswith("**")]) == 8  # still there, folded
+
+
 def test_offline_profile_explains_there_is_no_text_search(apptest):
     at = apptest.run()
     assert at.text_input[0].disabled

@@ -181,11 +181,10 @@ def test_missing_weights_are_reported_not_raised(tmp_path, monkeypatch):
     assert "unknown transcription backend" in bad.error
 
 
-def test_save_is_refused_for_the_sound_and_speech_sets():
+def test_save_is_refused_for_the_speech_set():
     from app.cli import CliError
     from app.cli_eval import cmd_eval
 
-    for dataset in ("freedesktop-sounds", "librivox-wer"):
-        args = argparse.Namespace(dataset=dataset, save=True, folder=None)
-        with pytest.raises(CliError, match="image search only"):
-            cmd_eval(args)
+    args = argparse.Namespace(dataset="librivox-wer", save=True, folder=None)
+    with pytest.raises(CliError, match="measures transcription and has none"):
+        cmd_eval(args)

@@ -36,3 +36,29 @@ def test_threshold_separates_the_classes():
     labels = np.array([1, 1, 1, 0, 0, 0])
     thr, f1 = best_threshold(scores, labels)
     assert thr == pytest.approx(0.8) and f1 == pytest.approx(1.0)
+
+
+def test_chance_similarities_skip_pairs_from_one_file():
+    from indexers.calibration import _cross_file_similarities
+
+    vecs = np.eye(4, dtype=np.float32)
+    vecs[1] = vecs[0]  # two windows of one file: identical, yet not evidence of a match
+    sims = _cross_file_similarities(vecs, ["a.wav", "a.wav", "b.wav", None])
+    assert sims.size == 5 and sims.max() == 0.0  # 6 pairs less the one inside a.wav
+
+
+def test_thresholds_per_collection_and_eval_ones_win(tmp_path, monkeypatch):
+    from indexers.calibration import save, save_for_collection, threshold_for
+
+    monkeypatch.setenv("MMSEARCH_CALIBRATION", str(tmp_path / "cal.json"))
+    library, scratch = str(tmp_path / "library.db"), str(tmp_path / "a" / ".." / "scratch.db")
+    assert threshold_for("aisfx", "audio", "audio", library) is None
+    save_for_collection(library, "audio__aisfx", "audio", 0.95)
+    save_for_collection(scratch, "audio__aisfx", "audio", 0.80)  # a small folder in another database
+    assert threshold_for("aisfx", "audio", "audio", library) == 0.95
+    assert threshold_for("aisfx", "audio", "audio", str(tmp_path / "scratch.db")) == 0.80  # same file, other spelling
+    assert threshold_for("aisfx", "audio", "audio", str(tmp_path / "other.db")) is None
+    save("aisfx", "audio", "audio", 0.97)  # `mmsearch eval --save`: the model's, everywhere
+    assert threshold_for("aisfx", "audio", "audio", library) == 0.97
+    assert threshold_for("aisfx", "audio", "audio", str(tmp_path / "other.db")) == 0.97
+    assert threshold_for("aisfx", "image", "audio", library) is None
