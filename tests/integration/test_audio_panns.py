@@ -155,3 +155,20 @@ def store_has_audio(db: str) -> bool:
         return any(c.kind == "audio" for c in VectorStore(db).list_collections())
     finally:
         close(db)
+
+
+def test_sound_eval_runs_through_the_panns_query_path(panns):
+    """`mmsearch eval --dataset freedesktop-sounds` with PANNs: queries go through its own
+    `embed_queries` (not the documents' path). Random weights carry no meaning, so the
+    figures are checked for count and range only; their meaning is tested with aiSFX."""
+    from app.evaluate_audio import FREEDESKTOP_SOUNDS, eval_near_duplicates, load_sound_set
+
+    if not FREEDESKTOP_SOUNDS.is_dir():
+        pytest.fail(f"{FREEDESKTOP_SOUNDS} is missing: apt-get install sound-theme-freedesktop")
+    clips = load_sound_set(limit=3)
+    res = eval_near_duplicates(panns, clips)
+    assert res.encoder == "panns:Cnn14/random" and res.task == "audio→audio"
+    assert res.queries == len(clips) == 3 * 5
+    assert 0.0 <= res.recall[1] <= res.recall[5] <= res.recall[10] <= 1.0
+    assert 0.0 <= res.map10 <= 1.0 and 0.0 <= res.ndcg10 <= 1.0
+    assert res.encode_ms > 0 and -1.0 <= res.threshold <= 1.0
