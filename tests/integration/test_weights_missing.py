@@ -78,3 +78,23 @@ def test_explicit_weights_file_that_is_not_weights(no_weights_anywhere, monkeypa
 def test_auto_profile_falls_back_to_offline(no_weights_anywhere):
     profile, why = resolve_profile("auto", "cpu")
     assert profile.name == "offline" and "not found" in why
+
+
+def test_auto_profile_with_clip_and_resnet_but_no_panns_sounds_with_aisfx(no_weights_anywhere, monkeypatch):
+    """Weights are only looked for here (files that exist), never loaded."""
+    from encoders.aisfx_encoder import AISFX_ID
+    from encoders.panns_encoder import PANNS_ID
+    from encoders.torchvision_encoder import RESNET50_ID
+
+    for eid in (CLIP, RESNET50_ID):
+        f = no_weights_anywhere / f"{override_env_var(eid)}.bin"
+        f.write_bytes(b"x")
+        monkeypatch.setenv(override_env_var(eid), str(f))
+    profile, why = resolve_profile("auto", "cpu")
+    assert profile.name == "full" and profile.text_to_image == CLIP and profile.audio == AISFX_ID
+    assert "PANNs CNN14 weights not found" in why
+    panns = no_weights_anywhere / "cnn14.pth"
+    panns.write_bytes(b"x")
+    monkeypatch.setenv(override_env_var(PANNS_ID), str(panns))
+    profile, why = resolve_profile("auto", "cpu")
+    assert profile.audio == PANNS_ID and "PANNs CNN14 weights found" in why
