@@ -86,6 +86,9 @@ class Encoder:
     # fastest in small batches on a CPU, transformers in larger ones; GPUs want big batches.
     cpu_batch_size: int = 32
     gpu_batch_size: int = 128
+    # CNNs run faster on channels-last tensors (oneDNN on a CPU: EfficientNet-Lite0 2 at a
+    # time 75 → 85 images/s, 8 at a time 47 → 72; tensor cores on a GPU).
+    channels_last: bool = False
     # Encoders whose `prepare_document` gives the same input share a key, so an indexer
     # prepares each document once for all of them; None: nothing to prepare.
     prepare_key: str | None = None
@@ -119,8 +122,19 @@ class Encoder:
         return True
 
     # -- device helpers for subclasses ---------------------------------------
+    def _place_model(self, model: Any) -> Any:
+        """The model in eval mode on the encoder's device (channels-last where that is faster)."""
+        import torch
+
+        model = model.eval().to(self.device)
+        return model.to(memory_format=torch.channels_last) if self.channels_last else model
+
     def _to_device(self, x: Any) -> Any:
         """A CPU batch on the model's device; on CUDA through pinned memory, without blocking."""
+        if self.channels_last and x.dim() == 4:
+            import torch
+
+            x = x.contiguous(memory_format=torch.channels_last)
         if self.device == "cuda":
             return x.pin_memory().to(self.device, non_blocking=True)
         return x.to(self.device)

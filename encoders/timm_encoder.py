@@ -37,6 +37,7 @@ class TimmEfficientNetEncoder(Encoder):
 
     # model-only on 2 cores: ~55 img/s 2 at a time, ~45 one at a time, ~35 8 at a time
     cpu_batch_size = 2
+    channels_last = True
     prepare_key = EFFICIENTNET_ID
 
     def __init__(self, device: str = "auto", batch_size: int | None = None) -> None:
@@ -82,7 +83,7 @@ class TimmEfficientNetEncoder(Encoder):
                 raise WeightsNotFoundError(EFFICIENTNET_ID, override_env_var(EFFICIENTNET_ID), f"tensor {sk} {tuple(sv.shape)} does not fit {dk}")
             mapped[dk] = sv
         model.load_state_dict(mapped)
-        self._model = model.eval().to(self.device)
+        self._model = self._place_model(model)
         cfg = timm.data.resolve_data_config({}, model=model)
         self._transform = timm.data.create_transform(**cfg)
         self.weights_source = str(path)

@@ -17,6 +17,7 @@ class TorchvisionResNet50Encoder(Encoder):
     """Image→image with a CNN: global-average-pooled ResNet50 features."""
 
     cpu_batch_size = 16
+    channels_last = True
 
     def __init__(self, pretrained: bool = True, device: str = "auto", batch_size: int | None = None) -> None:
         super().__init__(device=device, batch_size=batch_size)
@@ -70,7 +71,7 @@ class TorchvisionResNet50Encoder(Encoder):
         else:
             self.weights_source = "random init (tests only)"
         model.fc = torch.nn.Identity()  # keep the pooled 2048-d features
-        self._model = model.eval().to(self.device)
+        self._model = self._place_model(model)
         self._transform = weights.transforms()
 
     def _image_tensor(self, image: Any) -> Any:
