@@ -224,17 +224,19 @@ def index_video(
 
 def _index_one(path, digest, info, store, collections, transcriber, text_encoder, fps, scene_threshold, stats, bar, describe) -> int:
     from indexers.image_io import save_thumbnail
+    from indexers.model_inputs import inputs_for, prepare_inputs
     from indexers.thumbs import thumb_path
 
+    encoders = [enc for enc, _ in collections]
     q: queue.Queue = queue.Queue(maxsize=3)
     done_s = [0.0]
 
-    def produce() -> None:  # decode on a worker while the model embeds
-        batch: list[tuple[float, Any]] = []
+    def produce() -> None:  # decode (and make the model inputs) on a worker while the model embeds
+        batch: list[tuple[float, Any, dict[str, Any]]] = []
         try:
             t_dec = time.perf_counter()
             for t, img in sample_frames(path, fps, scene_threshold):
-                batch.append((t, img))
+                batch.append((t, img, prepare_inputs(img, encoders)))
                 if len(batch) >= _BATCH:
                     stats.decode_s += time.perf_counter() - t_dec
                     q.put(batch)
@@ -260,8 +262,9 @@ def _index_one(path, digest, info, store, collections, transcriber, text_encoder
         if item is None:
             break
         t_emb = time.perf_counter()
-        ts = [t for t, _ in item]
-        imgs = [img for _, img in item]
+        ts = [t for t, _, _ in item]
+        imgs = [img for _, img, _ in item]
+        prepared = [inputs for _, _, inputs in item]
         first_t = min(ts) if n == 0 else None
         ids = [frame_id(digest, fps, scene_threshold, 0.0 if t == first_t else t) for t in ts]
         thumbs = []
@@ -271,8 +274,9 @@ def _index_one(path, digest, info, store, collections, transcriber, text_encoder
                 save_thumbnail(img, tp)
             thumbs.append(str(tp))
         for ci, (enc, coll) in enumerate(collections):
-            vecs = enc.embed_documents(imgs)
-            extras = describe(enc, imgs)
+            inputs = inputs_for(enc, imgs, prepared)
+            vecs = enc.embed_documents(inputs)
+            extras = describe(enc, inputs)
             rows = []
             for rid, t, v, th, ex in zip(ids, ts, vecs, thumbs, extras):
                 end = min(info.duration_s or t + (step or 1.0), t + (step or 1.0))
