@@ -1,7 +1,7 @@
 """Audio indexing throughput: seconds of audio indexed per second of wall time, end to end
 vs the encoder's own batched forward pass on the same windows.
 
-    python -m bench.index_audio [--minutes 8] [--encoder aisfx|panns:Cnn14/random] [--device cpu|cuda]
+    python -m bench.index_audio [--minutes 8 | --n 8] [--encoder aisfx|panns:Cnn14/random] [--device cpu|cuda]
 
 Two libraries:
 - long files: N one-minute FLAC/OGG recordings (freedesktop sounds scattered over quiet noise),
@@ -106,7 +106,7 @@ def measure(files: list[Path], folder: Path, enc, db: Path, window_s: float, hop
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--minutes", type=int, default=8, help="minutes of long recordings (one file per minute; default 8)")
+    ap.add_argument("--minutes", "--n", type=int, default=8, help="minutes of long recordings (one file per minute; default 8)")
     ap.add_argument("--encoder", default="aisfx")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--batch-size", type=int, default=None, help="default: the encoder's preferred size for the device")
