@@ -102,11 +102,6 @@ def cmd_search_text(args: argparse.Namespace) -> int:
     return 0
 
 
-# Searches whose scores are one model's similarities, so a calibrated cut-off applies (text
-# over sounds, videos and documents fuses rankings whose scores are not comparable).
-THRESHOLDED = {("image", "text"), ("image", "image"), ("audio", "audio")}
-
-
 def _threshold(engine: Any, args: argparse.Namespace, kind: str, query_kind: str, encoder_id: str | None = None) -> float | None:
     """`--min-score`: auto = the collection's calibrated good-match score, none = no cut-off, or a number."""
     raw = getattr(args, "min_score", "auto")
@@ -126,7 +121,9 @@ def _print_good_hits(
     """Print the hits above the good-match threshold; say so when none is good."""
     from app.search import split_by_threshold
 
-    threshold = _threshold(engine, args, kind, query_kind, encoder_id) if (kind, query_kind) in THRESHOLDED else None
+    from indexers.calibration import CUT_OFF_SEARCHES
+
+    threshold = _threshold(engine, args, kind, query_kind, encoder_id) if (kind, query_kind) in CUT_OFF_SEARCHES else None
     good, weak = split_by_threshold(hits, threshold)
     if hits and not good:
         _err(
@@ -179,8 +176,11 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         caps = store.capabilities
         where = "embedded, one process at a time" if store.is_lite else "server"
         _out(f"            {caps.backend} ({where}); vector index {caps.vector_index['index_type']}; {len(infos)} collections")
+        from indexers.calibration import describe_thresholds
+
         for info in infos:
-            _out(f"  {info.count:>8}  {info.name}  ({info.encoder}, dim {info.dim})")
+            cut = describe_thresholds(info.encoder, info.kind, store.uri)
+            _out(f"  {info.count:>8}  {info.name}  ({info.encoder}, dim {info.dim})" + (f"; good match: {cut}" if cut else ""))
     except Exception as exc:  # doctor reports, it does not fail
         _out(f"            UNAVAILABLE: {exc}")
     return 0

@@ -29,6 +29,11 @@ import numpy as np
 log = logging.getLogger(__name__)
 _lock = threading.Lock()
 
+# (item kind, query kind) of the searches whose scores are one model's similarities, so a
+# cut-off applies; text over sounds, videos and documents fuses rankings that are not comparable.
+CUT_OFF_SEARCHES = (("image", "text"), ("image", "image"), ("audio", "audio"))
+_QUERY_NAMES = {"text": "words", "image": "photo", "audio": "clip"}
+
 NULL_QUERIES = (
     "qwerty", "the", "asdf jkl", "something", "a", "lorem ipsum dolor", "xyzzy", "untitled",
     "random words here", "nothing in particular", "12345", "hello",
@@ -94,6 +99,20 @@ def threshold_for(encoder_id: str, item_kind: str, query_kind: str, store_uri: s
         if own:
             return float(own["threshold"])
     return float(model["threshold"]) if model else None  # model-wide, as earlier versions recorded every threshold
+
+
+def describe_thresholds(encoder_id: str, item_kind: str, store_uri: str) -> str:
+    """e.g. "words ≥ 0.412 · photo ≥ 0.630 (eval)" for a collection, "" when none applies."""
+    parts = []
+    data = load()
+    for kind, query_kind in CUT_OFF_SEARCHES:
+        if kind != item_kind:
+            continue
+        thr = threshold_for(encoder_id, kind, query_kind, store_uri)
+        if thr is not None:
+            basis = " (eval)" if data.get(_key(encoder_id, kind, query_kind), {}).get("basis") == "eval" else ""
+            parts.append(f"{_QUERY_NAMES[query_kind]} ≥ {thr:.3f}{basis}")
+    return " · ".join(parts)
 
 
 def calibrate_from_distribution(collection, encoder, sample: int = 400, seed: int = 0) -> dict[str, float]:

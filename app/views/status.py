@@ -30,8 +30,21 @@ except Exception as exc:
 if not infos:
     st.info("Nothing indexed yet. Run `mmsearch index images PATH` (or `make demo`).")
 else:
+    from indexers.calibration import describe_thresholds
+
     st.dataframe(
-        [{"collection": i.name, "kind": i.kind, "encoder": i.encoder, "dim": i.dim, "metric": i.metric, "items": i.count} for i in infos],
+        [
+            {
+                "collection": i.name,
+                "kind": i.kind,
+                "encoder": i.encoder,
+                "dim": i.dim,
+                "metric": i.metric,
+                "items": i.count,
+                "good match": describe_thresholds(i.encoder, i.kind, store.uri),
+            }
+            for i in infos
+        ],
         hide_index=True,
         width="stretch",
     )

@@ -50,3 +50,32 @@ def test_meaningful_query_kept_meaningless_refused(indexed, capsys):
 
     assert main(["search", "text", "an astronaut", "--db", indexed, "--profile", "offline", "--json", "--min-score", "none", "-k", "3"]) == 0
     assert len(json.loads(capsys.readouterr().out)) == 3
+
+
+def test_doctor_and_status_page_show_each_collections_cut_off(indexed, capsys, monkeypatch):
+    from pathlib import Path
+
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
+
+    from milvus.client import close
+
+    words = f"words ≥ {threshold_for(BRIDGE, 'image', 'text', indexed):.3f}"
+    photo = f"photo ≥ {threshold_for('timm:efficientnet_lite0', 'image', 'image', indexed):.3f}"
+    try:
+        assert main(["doctor", "--db", indexed]) == 0
+        lines = capsys.readouterr().out.splitlines()
+        assert next(ln for ln in lines if "image__label_bridge" in ln).endswith(f"good match: {words}")
+        assert next(ln for ln in lines if "image__timm_efficientnet_lite0" in ln).endswith(f"good match: {photo}")
+
+        monkeypatch.setenv("MMSEARCH_DB", indexed)
+        monkeypatch.setenv("MMSEARCH_PROFILE", "offline")
+        page = Path(__file__).resolve().parents[2] / "app" / "views" / "status.py"
+        at = AppTest.from_file(str(page), default_timeout=120).run()
+        assert not at.exception
+        table = at.dataframe[0].value.set_index("collection")["good match"]
+        assert table["image__timm_efficientnet_lite0"] == photo
+        assert table["image__label_bridge_efficientnet_lite0_all_minilm_l6_v2"] == words
+    finally:
+        st.cache_resource.clear()
+        close(indexed)
