@@ -118,6 +118,8 @@ def cmd_ask(args: argparse.Namespace) -> int:
             _out("Sources:")
         for n, h in enumerate(answer.hits, 1):
             _out(f"  [{n}] {hit_label(h)}  (score {h.score:.3f})")
+    if answer.weak:
+        _err(f"mmsearch: {answer.weak}")
     if answer.note:
         _err(f"mmsearch: {answer.note}")
     _err(f"mmsearch: answered by {answer.generator}")

@@ -214,6 +214,25 @@ class Retriever:
             hits = self.reranker.rerank(q, hits)
         return hits[:k]
 
+    def weak_match(self, question: str, filter: Filter | None = None) -> str | None:
+        """A sentence when even the closest passage is a weak match for the question: its
+        similarity is below the collection's calibrated good-match score (set when indexing,
+        from what meaningless queries reach). None when it is not, or nothing says."""
+        from indexers.calibration import threshold_for
+
+        if self.mode == "bm25":  # the user asked for words, not meaning
+            return None
+        threshold = threshold_for(self.encoder_id, DOC_KIND, "text", self.store.uri)
+        if threshold is None:
+            return None
+        best = self.collection().search(_cached_query_vector(self.encoder, clean_text_query(question)), k=1, filter=filter)[0]
+        if not best or best[0]["score"] >= threshold:
+            return None
+        return (
+            f"the closest passage matches this question only weakly (similarity {best[0]['score']:.2f}, below this "
+            f"collection's good-match score {threshold:.2f}): the answer may not be in your documents"
+        )
+
     def milvus_bm25(self, coll: Collection) -> bool:
         """Whether Milvus ranks the full text for this collection (see the module docstring)."""
         if self.bm25 == "client":
@@ -296,11 +315,15 @@ class Answer:
     hits: list[Hit]
     generator: str
     note: str | None = None
+    weak: str | None = None  # set when even the best passage matches the question only weakly
 
     def to_json(self) -> dict[str, Any]:
-        """`{"answer", "citations": [{"source", "start_s", "end_s", "chunk_text", "score"}], "generator", "note"}`;
-        citation n is the source cited as [n]."""
-        return {"answer": self.text, "citations": [citation(h) for h in self.hits], "generator": self.generator, "note": self.note}
+        """`{"answer", "citations": [{"source", "start_s", "end_s", "chunk_text", "score"}], "generator", "note",
+        "weak_match"}`; citation n is the source cited as [n]."""
+        return {
+            "answer": self.text, "citations": [citation(h) for h in self.hits], "generator": self.generator,
+            "note": self.note, "weak_match": self.weak,
+        }
 
 
 @dataclass
@@ -311,6 +334,7 @@ class AnswerStream:
     hits: list[Hit]
     choice: GeneratorChoice
     pieces: Iterator[str]
+    weak: str | None = None  # why the passages may not answer the question (see Retriever.weak_match)
     _parts: list[str] = field(default_factory=list)
 
     def __iter__(self) -> Iterator[str]:
@@ -321,7 +345,7 @@ class AnswerStream:
     def answer(self) -> Answer:
         for _ in self:  # finish the stream if the caller did not
             pass
-        return Answer(self.question, "".join(self._parts), self.hits, self.choice.generator.name, self.choice.note)
+        return Answer(self.question, "".join(self._parts), self.hits, self.choice.generator.name, self.choice.note, self.weak)
 
 
 def ask_stream(
@@ -343,7 +367,8 @@ def ask_stream(
         choice = make_generator(llm, url=llm_url, api_key=api_key, model=model, embed=embed)
     if not hits:
         return AnswerStream(q, [], choice, iter(["Nothing in the indexed documents matches this question."]))
-    return AnswerStream(q, hits, choice, answer_stream(q, [_Context(h) for h in hits], choice, embed))
+    weak = retriever.weak_match(q, filter)
+    return AnswerStream(q, hits, choice, answer_stream(q, [_Context(h) for h in hits], choice, embed), weak)
 
 
 def ask(question: str, retriever: Retriever, k: int = 5, **kwargs: Any) -> Answer:

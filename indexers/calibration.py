@@ -6,8 +6,9 @@ Two sources, the better one wins:
   irrelevant hits (F1) on the user's labelled data;
 - `distribution`: after indexing, from the collection's own scores: for queries of the
   stored items' own kind (a photo, a sound clip), the 99th percentile of similarities
-  between random pairs of stored items from different files; for text queries, the 95th
-  percentile of the best scores that meaningless queries ("qwerty", "the", …) reach.
+  between random pairs of stored items from different files; for text queries (photos by
+  words, questions over documents), the 95th percentile of the best scores that
+  meaningless queries ("qwerty", "the", …) reach.
   Anything scoring above both is better than chance.
 
 Thresholds live in `$MMSEARCH_HOME/calibration.json`: those from an eval keyed by encoder,
@@ -132,10 +133,11 @@ def calibrate_from_distribution(collection, encoder, sample: int = 400, seed: in
             pairs = _cross_file_similarities(vecs, [r.get("source") for r in rows])
             if pairs.size >= 10:
                 out[query_kind] = float(np.percentile(pairs, 99))
-    if "text" in encoder.spec.query_kinds:
-        q = encoder.embed_queries(list(NULL_QUERIES))
-        best = (q @ vecs.T).max(axis=1)
-        out["text"] = float(np.percentile(best, 95))
+    if "text" in encoder.spec.query_kinds:  # the best score over the whole collection, not the sample
+        hits = collection.search(encoder.embed_queries(list(NULL_QUERIES)), k=1)
+        best = [h[0]["score"] for h in hits if h]
+        if best:
+            out["text"] = float(np.percentile(best, 95))
     for query_kind, thr in out.items():
         save_for_collection(collection.store.uri, collection.name, query_kind, thr)
         log.info("calibrated %s (%s queries): good match ≥ %.3f", collection.name, query_kind, thr)

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from encoders.base import Encoder
+from indexers.calibration import calibrate_from_distribution
 from indexers.chunking import Chunk, Section, TokenSpans, chunk_sections, hf_token_spans, regex_token_spans
 from indexers.files import discover, item_id
 from indexers.report import IndexReport
@@ -450,6 +451,8 @@ def index_docs(
             report.unchanged += 1
         log.info("%s: %d chunks (%d new), %d stale removed", src, len(chunks), written, removed)
     coll.flush()
+    if report.chunks:
+        calibrate_from_distribution(coll, encoder)
     report.seconds = time.perf_counter() - t0
     return report
 
@@ -517,5 +520,7 @@ def index_segments(
     report.indexed, _ = _replace(coll, source, rows, ids)
     report.unchanged = len(ids) - report.indexed
     coll.flush()
+    if report.indexed:
+        calibrate_from_distribution(coll, encoder)
     report.seconds = time.perf_counter() - t0
     return report

@@ -78,11 +78,18 @@ def show_provenance(generator: str, note: str | None) -> None:
     st.caption(plain(f"Answered by {generator}" + (f" — {note}" if note else "")))
 
 
+def show_weak(weak: str | None) -> None:
+    """Say, before the answer, that the documents may not hold it."""
+    if weak:
+        st.warning(plain(weak[0].upper() + weak[1:] + "."))
+
+
 def show_message(msg: dict[str, Any]) -> None:
     with st.chat_message(msg["role"]):
         if msg["role"] == "user":
             st.text(msg["content"])
             return
+        show_weak(msg.get("weak"))
         st.markdown(plain(msg["content"]).replace("\n", "  \n"))
         show_provenance(msg.get("generator", ""), msg.get("note"))
         show_citations(msg.get("citations", []))
@@ -107,6 +114,7 @@ if question:
     with st.chat_message("assistant"):
         try:
             stream = ask_stream(question, get_retriever(mode, rerank), k=int(k), llm=GENERATORS[gen_label], llm_url=llm_url, api_key=api_key, model=llm_model)
+            show_weak(stream.weak)
             st.write_stream(safe(stream))
             answer = stream.answer()
         except Exception as exc:
@@ -116,4 +124,6 @@ if question:
             show_provenance(answer.generator, answer.note)
             citations = [{**citation(h), "n": n, "label": hit_label(h)} for n, h in enumerate(answer.hits, 1)]
             show_citations(citations)
-            messages.append({"role": "assistant", "content": answer.text, "note": answer.note, "citations": citations, "generator": answer.generator})
+            messages.append(
+                {"role": "assistant", "content": answer.text, "note": answer.note, "weak": answer.weak, "citations": citations, "generator": answer.generator}
+            )

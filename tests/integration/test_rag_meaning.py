@@ -203,3 +203,22 @@ def test_cli_end_to_end_on_a_fresh_database(tmp_path, capsys, monkeypatch):
         assert "no language model is reachable" in out.err
     finally:
         close(db)
+
+
+def test_questions_the_documents_cannot_answer_are_flagged(corpus, capsys):
+    """Indexing calibrated the collection from meaningless queries; off-topic questions fall
+    below that score and the answer says so, while every real question passes."""
+    from app.cli import main
+    from indexers.calibration import threshold_for
+
+    store, _ = corpus
+    assert 0.1 < threshold_for(MINILM, DOC_KIND, "text", store.uri) < 0.4
+    retriever = Retriever(store, MINILM)
+    for _, question in QUESTIONS:
+        assert retriever.weak_match(question) is None, question
+    for question in ("What is the capital of France?", "How do I bake sourdough bread?"):
+        answer = ask(question, retriever, k=3, llm="extractive").to_json()
+        assert answer["weak_match"].startswith("the closest passage matches this question only weakly")
+    assert Retriever(store, MINILM, mode="bm25").weak_match("What is the capital of France?") is None  # words asked for
+    assert main(["ask", "Who won the 1998 world cup?", "--db", store.uri, "--llm", "extractive"]) == 0
+    assert "matches this question only weakly" in capsys.readouterr().err

@@ -68,6 +68,15 @@ def test_apptest_extractive_answer_cites_the_video_and_time(docs_db, monkeypatch
         captions = [c.value for c in at.caption]
         assert any("owl\\-talk" in c and "0\\:14–0\\:23" in c for c in captions), captions
         assert at.session_state["ask_messages"][-1]["citations"][0]["start_s"] == 14.5
+        assert not at.warning  # a question the documents answer gets no warning
+
+        # indexing calibrated the collection: a question it cannot answer is flagged first
+        at.chat_input[0].set_value("What is the capital of France?").run()
+        assert not at.exception and not at.error
+        (warning,) = at.warning
+        assert warning.value.startswith("The closest passage matches this question only weakly")
+        assert "the answer may not be in your documents" in warning.value
+        assert at.session_state["ask_messages"][-1]["weak"]
     finally:
         st.cache_resource.clear()
         close(docs_db)
