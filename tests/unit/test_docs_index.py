@@ -142,7 +142,8 @@ def test_cli_index_docs_and_ask_json(docs_dir, tmp_db, capsys, monkeypatch):
     out = capsys.readouterr()
     assert code == 0
     answer = json.loads(out.out)
-    assert set(answer) == {"answer", "citations", "generator", "note"}
+    assert set(answer) == {"answer", "citations", "generator", "note", "weak_match"}
+    assert answer["weak_match"] is None  # hash vectors carry no meaning to calibrate
     assert answer["generator"] == "extractive" and answer["answer"].startswith("Extractive answer (no language model was asked for)")
     assert 1 <= len(answer["citations"]) <= 3  # BM25 cites only passages that share a word with the question
     first = answer["citations"][0]
