@@ -23,6 +23,7 @@ from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
 
+from encoders.base import l2_normalise
 from milvus.client import connect, is_lite, normalise_uri
 from milvus.errors import CollectionMismatchError, StoreError
 from milvus.filters import STAND_INS, Filter, to_stand_ins
@@ -103,12 +104,6 @@ def search_params_for(index_type: str, k: int) -> dict[str, Any]:
     if index_type.startswith("IVF"):
         return {"nprobe": 64}
     return {}
-
-
-def unit_rows(vectors: np.ndarray) -> np.ndarray:
-    """Rows scaled to unit length (all-zero rows stay zero)."""
-    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    return (vectors / np.where(norms > 0, norms, 1.0)).astype(np.float32, copy=False)
 
 
 def default_uri() -> str:
@@ -318,7 +313,7 @@ class Collection:
         if vec.shape[0] != self.dim:
             raise StoreError(f"vector of dim {vec.shape[0]} does not fit {self.name} (dim {self.dim})")
         if self.unit_vectors:
-            vec = unit_rows(vec[None, :])[0]
+            vec = l2_normalise(vec[None, :])[0]
         row: dict[str, Any] = {"id": self._store_str(str(r["id"])), "vector": vec.tolist()}
         for f in SCALAR_FIELDS:
             v = r.get(f)
@@ -383,13 +378,9 @@ class Collection:
         strong: bool = False,
     ) -> list[list[dict[str, Any]]]:
         """Nearest rows per query vector: dicts with `id`, `score` and the scalar fields."""
-        vectors = np.asarray(vectors, dtype=np.float32)
-        if vectors.ndim == 1:
-            vectors = vectors[None, :]
+        vectors = self._query_vectors(vectors)
         if vectors.shape[1] != self.dim:
             raise StoreError(f"query of dim {vectors.shape[1]} does not fit {self.name} (dim {self.dim})")
-        if self.unit_vectors:
-            vectors = unit_rows(vectors)
         k = max(1, min(int(k), 16384))
         res = self.client.search(
             self.name,
@@ -402,6 +393,13 @@ class Collection:
             **(self._strong() if strong else {}),
         )
         return self._hit_rows(res)
+
+    def _query_vectors(self, vectors: np.ndarray) -> np.ndarray:
+        """Query vectors as float32 rows, unit length where cosine is kept as inner product."""
+        vectors = np.asarray(vectors, dtype=np.float32)
+        if vectors.ndim == 1:
+            vectors = vectors[None, :]
+        return l2_normalise(vectors) if self.unit_vectors else vectors
 
     def _hit_rows(self, res: Any, score=float) -> list[list[dict[str, Any]]]:
         """pymilvus search results → per query, dicts with `id`, `score` and the scalar fields."""
@@ -455,8 +453,7 @@ class Collection:
         self._need_bm25()
         expr = self._expr(filter)
         n = max(1, min(int(candidates), 16384))
-        vec = np.asarray(vector, dtype=np.float32).reshape(1, -1)
-        vec = (unit_rows(vec) if self.unit_vectors else vec)[0].tolist()
+        vec = self._query_vectors(np.asarray(vector).reshape(-1))[0].tolist()
         reqs = [
             AnnSearchRequest(data=[vec], anns_field="vector", param={"metric_type": self.index_metric, "params": search_params_for(self.index_type, n)}, limit=n, expr=expr),
             AnnSearchRequest(data=[str(text)], anns_field=SPARSE_FIELD, param={"metric_type": "BM25"}, limit=n, expr=expr),
