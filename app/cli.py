@@ -120,7 +120,6 @@ def _print_good_hits(
 ) -> None:
     """Print the hits above the good-match threshold; say so when none is good."""
     from app.search import split_by_threshold
-
     from indexers.calibration import CUT_OFF_SEARCHES
 
     threshold = _threshold(engine, args, kind, query_kind, encoder_id) if (kind, query_kind) in CUT_OFF_SEARCHES else None

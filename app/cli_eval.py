@@ -73,8 +73,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
                     results.append(evaluate.eval_image_to_image(enc, files, labels))
     if args.save:
         for r in results:
-            kind, query_kind = ("audio", "audio") if r.task == "audio→audio" else ("image", "text" if r.task.startswith("text") else "image")
-            save(r.encoder, kind, query_kind, r.threshold)
+            query_kind, item_kind = r.task.split("→")  # e.g. "text→image"
+            save(r.encoder, item_kind, query_kind, r.threshold)
     if args.json:
         _out(json.dumps([r.to_dict() for r in results], ensure_ascii=False))
         return 0

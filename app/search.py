@@ -104,7 +104,7 @@ class SearchEngine:
         from indexers.calibration import threshold_for
 
         if encoder_id is None and kind == "audio":
-            encoder_id = getattr(self.profile, "audio", "")
+            encoder_id = self.profile.audio
         elif encoder_id is None:
             encoder_id = self.profile.text_to_image if query_kind == "text" else self.profile.image_to_image
         return threshold_for(encoder_id, kind, query_kind, self.store.uri) if encoder_id else None

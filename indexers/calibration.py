@@ -89,17 +89,22 @@ def _write(key: str, threshold: float, basis: str) -> None:
 def threshold_for(encoder_id: str, item_kind: str, query_kind: str, store_uri: str | None = None) -> float | None:
     """The good-match score for `query_kind` queries over `item_kind` items embedded by
     `encoder_id`: from an eval if there was one, else from the collection in `store_uri`."""
+    entry = _entry(load(), encoder_id, item_kind, query_kind, store_uri)
+    return float(entry["threshold"]) if entry else None
+
+
+def _entry(data: dict[str, dict], encoder_id: str, item_kind: str, query_kind: str, store_uri: str | None) -> dict | None:
+    """The recorded threshold that applies (see `threshold_for`), with its basis."""
     from milvus.store import collection_name
 
-    data = load()
     model = data.get(_key(encoder_id, item_kind, query_kind))
     if model and model.get("basis") == "eval":
-        return float(model["threshold"])
+        return model
     if store_uri is not None:
         own = data.get(_collection_key(store_uri, collection_name(item_kind, encoder_id), query_kind))
         if own:
-            return float(own["threshold"])
-    return float(model["threshold"]) if model else None  # model-wide, as earlier versions recorded every threshold
+            return own
+    return model  # model-wide, as earlier versions recorded every threshold
 
 
 def describe_thresholds(encoder_id: str, item_kind: str, store_uri: str) -> str:
@@ -107,12 +112,10 @@ def describe_thresholds(encoder_id: str, item_kind: str, store_uri: str) -> str:
     parts = []
     data = load()
     for kind, query_kind in CUT_OFF_SEARCHES:
-        if kind != item_kind:
-            continue
-        thr = threshold_for(encoder_id, kind, query_kind, store_uri)
-        if thr is not None:
-            basis = " (eval)" if data.get(_key(encoder_id, kind, query_kind), {}).get("basis") == "eval" else ""
-            parts.append(f"{_QUERY_NAMES[query_kind]} ≥ {thr:.3f}{basis}")
+        entry = _entry(data, encoder_id, kind, query_kind, store_uri) if kind == item_kind else None
+        if entry:
+            basis = " (eval)" if entry.get("basis") == "eval" else ""
+            parts.append(f"{_QUERY_NAMES[query_kind]} ≥ {float(entry['threshold']):.3f}{basis}")
     return " · ".join(parts)
 
 
@@ -120,20 +123,20 @@ def calibrate_from_distribution(collection, encoder, sample: int = 400, seed: in
     """Thresholds from the stored vectors' own score distribution (see the module docstring)."""
     if encoder.spec.id.startswith("fake"):
         return {}  # hash vectors carry no meaning to calibrate
-    rows = collection.query(limit=sample * 5, with_vectors=True)
-    if len(rows) > sample:  # a spread of the collection, not only its first files
-        keep = np.random.default_rng(seed).choice(len(rows), sample, replace=False)
-        rows = [rows[i] for i in sorted(keep)]
-    if len(rows) < 5:
-        return {}
-    vecs = np.asarray([r["vector"] for r in rows], dtype=np.float32)
     out: dict[str, float] = {}
-    for query_kind in encoder.spec.query_kinds:
-        if query_kind != "text" and query_kind in encoder.spec.document_kinds:
+    # queries of the stored items' own kind (a photo, a clip): pairs of stored items
+    own_kinds = [k for k in encoder.spec.query_kinds if k != "text" and k in encoder.spec.document_kinds]
+    if own_kinds:
+        rows = collection.query(limit=sample * 5, with_vectors=True)
+        if len(rows) > sample:  # a spread of the collection, not only its first files
+            keep = np.random.default_rng(seed).choice(len(rows), sample, replace=False)
+            rows = [rows[i] for i in sorted(keep)]
+        if len(rows) >= 5:
+            vecs = np.asarray([r["vector"] for r in rows], dtype=np.float32)
             pairs = _cross_file_similarities(vecs, [r.get("source") for r in rows])
             if pairs.size >= 10:
-                out[query_kind] = float(np.percentile(pairs, 99))
-    if "text" in encoder.spec.query_kinds:  # the best score over the whole collection, not the sample
+                out.update(dict.fromkeys(own_kinds, float(np.percentile(pairs, 99))))
+    if "text" in encoder.spec.query_kinds and collection.count() >= 5:  # the best score over the whole collection
         hits = collection.search(encoder.embed_queries(list(NULL_QUERIES)), k=1)
         best = [h[0]["score"] for h in hits if h]
         if best:
