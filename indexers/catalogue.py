@@ -31,6 +31,7 @@ from typing import Any, Iterator, NamedTuple, Sequence
 
 from encoders.base import Encoder
 from indexers.image_io import ImageDecodeError, open_image, save_thumbnail
+from indexers.images import predicted_labels
 from indexers.model_inputs import inputs_for, model_threads_beside, pipeline_batch, prepare_inputs
 from indexers.report import IndexReport, is_out_of_room
 from indexers.thumbs import thumb_path
@@ -521,17 +522,10 @@ def _embed_and_store(
     for enc, coll in collections:
         model_inputs = inputs_for(enc, images, prepared)
         vecs = enc.embed_documents(model_inputs)
-        labels = _labels(enc, model_inputs)
+        labels = predicted_labels(enc, model_inputs)
         rows = [
             product_row(p, v, store_uri, img.info.get("orig_size", img.size), lab)
             for (p, (img, _)), v, lab in zip(batch, vecs, labels)
         ]
         coll.upsert(rows)
 
-
-def _labels(enc: Encoder, images: list[Any]) -> list[str | None]:
-    """Predicted ImageNet labels for encoders that classify (the offline label bridge)."""
-    classify = getattr(getattr(enc, "image_encoder", None), "classify", None)
-    if classify is None:
-        return [None] * len(images)
-    return ["; ".join(f"{name} ({p:.2f})" for name, p in labels) for labels in classify(images, top=5)]

@@ -143,11 +143,13 @@ def _embed_and_store(batch: list[DecodedImage], collections: list[tuple[Encoder,
 
 def _describe(enc: Encoder, images: list[Any]) -> list[dict[str, Any]]:
     """Extra searchable text: the predicted labels, for encoders that classify."""
-    labeller = getattr(enc, "image_encoder", None)
-    classify = getattr(labeller, "classify", None)
+    return [{"text": text} if text is not None else {} for text in predicted_labels(enc, images)]
+
+
+def predicted_labels(enc: Encoder, images: list[Any]) -> list[str | None]:
+    """Top-5 ImageNet labels with probabilities, for encoders that classify (the offline
+    label bridge); None for the others."""
+    classify = getattr(getattr(enc, "image_encoder", None), "classify", None)
     if classify is None:
-        return [{} for _ in images]
-    out = []
-    for labels in classify(images, top=5):
-        out.append({"text": "; ".join(f"{name} ({p:.2f})" for name, p in labels)})
-    return out
+        return [None] * len(images)
+    return ["; ".join(f"{name} ({p:.2f})" for name, p in labels) for labels in classify(images, top=5)]
