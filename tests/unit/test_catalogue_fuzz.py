@@ -96,6 +96,15 @@ def shop(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 # -- the invariants ----------------------------------------------------------------------
+def parse_written(folder: Path, name: str, text: str) -> CatalogueFile:
+    """Write `text` as the catalogue file `name`, parse it and check the invariants."""
+    path = folder / name
+    path.write_text(text, encoding="utf-8", newline="")
+    parsed = read_catalogue(path)
+    check_items(parsed, folder)
+    return parsed
+
+
 def check_items(parsed: CatalogueFile, folder: Path) -> None:
     """What holds for every accepted row and every problem, whatever the file was."""
     for item in parsed.items:
@@ -183,10 +192,7 @@ def csv_catalogue(draw: st.DrawFn) -> tuple[str, list[Row], set[int]]:
 ], set()))
 def test_csv_rows_are_each_accepted_or_rejected_with_their_line(shop: Path, generated) -> None:
     text, rows, blank = generated
-    path = shop / "catalogue.csv"
-    path.write_text(text, encoding="utf-8", newline="")
-    parsed = read_catalogue(path)
-    check_items(parsed, shop)
+    parsed = parse_written(shop, "catalogue.csv", text)
     check_rows(parsed, rows, blank)
 
 
@@ -243,10 +249,7 @@ def jsonl_catalogue(draw: st.DrawFn) -> tuple[str, list[Row], set[int]]:
           [Row("A\u2028B", 2, "img/a.png", {}, 1, True)], set()))
 def test_jsonl_rows_are_each_accepted_or_rejected_with_their_line(shop: Path, generated) -> None:
     text, rows, _ = generated
-    path = shop / "catalogue.jsonl"
-    path.write_text(text, encoding="utf-8", newline="")
-    parsed = read_catalogue(path)
-    check_items(parsed, shop)
+    parsed = parse_written(shop, "catalogue.jsonl", text)
     n_lines = len(LINE_BREAK.split(text)) if text else 0
     assert all(1 <= line <= n_lines for line, _ in parsed.problems)
     items = {it.line: it for it in parsed.items}
