@@ -154,10 +154,17 @@ class Encoder:
         """Per-document CPU work (e.g. resize and normalise a decoded image into the model's
         input tensor) that an indexer runs on worker threads while the model embeds the
         previous batch. `embed_documents` accepts the result in place of the item."""
-        return item
+        if self.prepare_key is None:
+            return item
+        self.load()
+        return PreparedInput(self.prepare_key, self._input_tensor(item))
 
-    def _stack_inputs(self, items: Sequence[Any], transform) -> Any:
-        """One batch tensor: prepared inputs as they are, other items through `transform`."""
+    def _input_tensor(self, item: Any) -> Any:
+        """The model's input tensor for one document (encoders with a `prepare_key`)."""
+        raise NotImplementedError
+
+    def _stack_inputs(self, items: Sequence[Any]) -> Any:
+        """One batch tensor: prepared inputs as they are, other items through `_input_tensor`."""
         import torch
 
         tensors = []
@@ -167,7 +174,7 @@ class Encoder:
                     raise EncoderError(f"{self.spec.id} was given an input prepared for {it.key}")
                 tensors.append(it.tensor)
             else:
-                tensors.append(transform(it))
+                tensors.append(self._input_tensor(it))
         return torch.stack(tensors)
 
     # -- embedding -----------------------------------------------------------

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from encoders.base import Encoder, EncoderError, EncoderSpec, PreparedInput, WeightsNotFoundError
+from encoders.base import Encoder, EncoderError, EncoderSpec, WeightsNotFoundError
 from encoders.weights import cache_path, local_weights, override_env_var
 
 _WEIGHT_FILES = ("open_clip_model.safetensors", "open_clip_pytorch_model.bin")
@@ -102,18 +102,14 @@ class OpenClipEncoder(Encoder):
     def _images(self, images: list[Any]) -> np.ndarray:
         import torch
 
-        x = self._to_device(self._stack_inputs(images, self._image_tensor))
+        x = self._to_device(self._stack_inputs(images))
         if self.device == "cuda":  # the model itself is loaded in fp16 there
             x = x.half()
         with torch.inference_mode():
             return self._model.encode_image(x).float().cpu().numpy()
 
-    def _image_tensor(self, image: Any) -> Any:
+    def _input_tensor(self, image: Any) -> Any:
         return self._preprocess(image.convert("RGB"))
-
-    def prepare_document(self, item: Any) -> PreparedInput:
-        self.load()
-        return PreparedInput(self.prepare_key, self._image_tensor(item))
 
     def _texts(self, texts: list[str]) -> np.ndarray:
         import torch

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from encoders.base import Encoder, EncoderSpec, PreparedInput, WeightsNotFoundError
+from encoders.base import Encoder, EncoderSpec, WeightsNotFoundError
 from encoders.weights import local_weights, override_env_var
 
 EFFICIENTNET_ID = "timm:efficientnet_lite0"
@@ -111,7 +111,7 @@ class TimmEfficientNetEncoder(Encoder):
         self.load()
         import torch
 
-        x = self._to_device(self._stack_inputs(chunk, self._image_tensor))
+        x = self._to_device(self._stack_inputs(chunk))
         with torch.inference_mode(), self._autocast():
             f = self._model.forward_head(self._model.forward_features(x), pre_logits=True)
             p = self._model.get_classifier()(f).softmax(-1)
@@ -122,12 +122,8 @@ class TimmEfficientNetEncoder(Encoder):
                 self._recent.popitem(last=False)
         return out
 
-    def _image_tensor(self, image: Any) -> Any:
+    def _input_tensor(self, image: Any) -> Any:
         return self._transform(image.convert("RGB"))
-
-    def prepare_document(self, item: Any) -> PreparedInput:
-        self.load()
-        return PreparedInput(self.prepare_key, self._image_tensor(item))
 
     def _embed_documents_batch(self, items: list[Any]) -> np.ndarray:
         return self.forward(items)[0]

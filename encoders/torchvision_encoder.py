@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from encoders.base import Encoder, EncoderSpec, PreparedInput, WeightsNotFoundError
+from encoders.base import Encoder, EncoderSpec, WeightsNotFoundError
 from encoders.weights import local_weights, override_env_var
 
 RESNET50_ID = "torchvision:resnet50"
@@ -74,19 +74,15 @@ class TorchvisionResNet50Encoder(Encoder):
         self._model = self._place_model(model)
         self._transform = weights.transforms()
 
-    def _image_tensor(self, image: Any) -> Any:
+    def _input_tensor(self, image: Any) -> Any:
         from torchvision.transforms.functional import pil_to_tensor
 
         return self._transform(pil_to_tensor(image.convert("RGB")))
 
-    def prepare_document(self, item: Any) -> PreparedInput:
-        self.load()
-        return PreparedInput(self.prepare_key, self._image_tensor(item))
-
     def _embed_documents_batch(self, items: list[Any]) -> np.ndarray:
         import torch
 
-        x = self._to_device(self._stack_inputs(items, self._image_tensor))
+        x = self._to_device(self._stack_inputs(items))
         with torch.inference_mode(), self._autocast():
             return self._model(x).float().cpu().numpy()
 
