@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from encoders.base import Encoder
+from indexers import failpoints
 from indexers.calibration import calibrate_from_distribution
 from indexers.files import digest_files, discover, item_id
 from indexers.image_io import IMAGE_EXTENSIONS, ImageDecodeError, open_image, save_thumbnail
@@ -120,6 +121,7 @@ def index_images(
             if good:
                 _embed_and_store(good, collections, store.uri)
                 report.indexed += len(good)
+                failpoints.reached(failpoints.BATCH_STORED)
             bar.update(len(batch))
     bar.close()
     for enc, c in collections:

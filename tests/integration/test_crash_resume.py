@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import json
 import os
-import random
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
+
+from indexers.failpoints import BATCH_STORED
 
 pytestmark = pytest.mark.slow
 
@@ -24,6 +24,17 @@ def _mmsearch(*args: str, env: dict[str, str]) -> subprocess.Popen:
         stderr=subprocess.PIPE,
         text=True,
     )
+
+
+def _wait_for_line(proc: subprocess.Popen, needle: str) -> bool:
+    """Read the process's stderr until a line holds `needle` (True) or the stream ends (False).
+
+    The pytest timeout bounds the wait; the process blocks at the failpoint, so the line comes."""
+    assert proc.stderr is not None
+    for line in proc.stderr:
+        if needle in line:
+            return True
+    return False
 
 
 def _ids(db: str) -> list[str]:
@@ -52,14 +63,18 @@ def test_sigkill_then_rerun_equals_clean_run(tmp_path: Path, photos_dir: Path):
     n_clean = json.loads(out)["indexed"]
     assert n_clean >= 20
 
-    # Kill somewhere after the models loaded and some batches were written.
-    proc = _mmsearch("index", "images", str(photos_dir), "--db", crash_db, "-v", env=env)
-    time.sleep(random.uniform(6.0, 10.0))
+    # Kill at a signalled point: the run says on stderr that its first batch is stored, then
+    # waits (MMSEARCH_FAILPOINT); no sleep, so a fast machine cannot finish before the kill.
+    crash_env = dict(env, MMSEARCH_FAILPOINT=BATCH_STORED)
+    proc = _mmsearch("index", "images", str(photos_dir), "--db", crash_db, "-q", env=crash_env)
+    seen = _wait_for_line(proc, f"failpoint {BATCH_STORED} reached")
+    assert seen, "the indexer ended without reaching its first stored batch"
     proc.send_signal(signal.SIGKILL)
     proc.communicate(timeout=60)
     assert proc.returncode == -signal.SIGKILL
 
     partial = _ids(crash_db)
+    assert 0 < len(partial) < len(_ids(clean_db))  # killed part-way: some rows stored, not all
     rerun = _mmsearch("index", "images", str(photos_dir), "--db", crash_db, "--json", "-q", env=env)
     out, err = rerun.communicate(timeout=600)
     assert rerun.returncode == 0, err
