@@ -1,4 +1,5 @@
-"""Turning exceptions into one sentence a user can act on (CLI and UI alike)."""
+"""The errors a user may see, and turning any exception into one sentence they can act on
+(CLI, app and API alike). A leaf of `app/`: every layer may import it."""
 
 from __future__ import annotations
 
@@ -11,21 +12,28 @@ _NO_ROOM_TEXTS = ("No space left on device", "File too large", "Disk quota excee
 _STORE_MODULES = ("milvus", "pymilvus", "milvus_lite", "grpc")
 
 
+class QueryError(ValueError):
+    """A query that cannot be run, stated as a sentence for the user."""
+
+
+class CliError(Exception):
+    """A command-line failure to report in one sentence (exit 1)."""
+
+
 def user_message(exc: BaseException, db: str | None = None) -> str:
     """The expected errors say what happened; anything else gets its type and first line.
     `db`: the database the command used, to say where a write failed."""
     from encoders.base import EncoderError
     from milvus.errors import StoreError
 
-    from app.search import QueryError
     from indexers.image_io import ImageDecodeError
 
     no_room = no_room_message(exc, db)
     if no_room:
         return no_room
-    known = (EncoderError, StoreError, QueryError, ImageDecodeError)
+    known = (EncoderError, StoreError, QueryError, CliError, ImageDecodeError)
     text = str(exc).strip() or type(exc).__name__
-    if isinstance(exc, known) or type(exc).__name__ == "CliError":
+    if isinstance(exc, known):
         return text
     if isinstance(exc, FileNotFoundError):
         return f"file not found: {exc.filename or text}"

@@ -25,7 +25,7 @@ def make_images(dest: Path, n: int) -> list[Path]:
     """N distinct JPEGs (crops and scales of the sample photos, ~640-1024 px)."""
     from PIL import Image, ImageOps
 
-    from app.demo_data import prepare_photos
+    from app.demo.photos import prepare_photos
 
     src = sorted(prepare_photos(dest.parent / "src").glob("*"))
     bases = [ImageOps.exif_transpose(Image.open(p)).convert("RGB") for p in src]

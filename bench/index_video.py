@@ -80,7 +80,7 @@ def main(argv: list[str] | None = None) -> None:
             if not other.weights_available():
                 compare_rows.append([f"transcribe with {other.id}", "—", "—", "weights not on this machine: not measured"])
                 continue
-            from indexers.video import transcribe_track
+            from indexers.speech import transcribe_track
 
             transcribe_track(video, other)  # load + warm up
             with timer() as t_other:

@@ -138,12 +138,12 @@ def _embed_and_store(batch: list[DecodedImage], collections: list[tuple[Encoder,
     for enc, coll in collections:
         inputs = inputs_for(enc, images, prepared)
         vecs = enc.embed_documents(inputs)
-        extras = _describe(enc, inputs)
+        extras = label_extras(enc, inputs)
         rows = [image_row(d, v, store_uri, extra) for d, v, extra in zip(batch, vecs, extras)]
         coll.upsert(rows)
 
 
-def _describe(enc: Encoder, images: list[Any]) -> list[dict[str, Any]]:
+def label_extras(enc: Encoder, images: list[Any]) -> list[dict[str, Any]]:
     """Extra searchable text: the predicted labels, for encoders that classify."""
     return [{"text": text} if text is not None else {} for text in predicted_labels(enc, images)]
 

@@ -78,7 +78,7 @@ def store(tmp_db: str):
 @pytest.fixture(scope="session")
 def sample_photos(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Read-only session copy of the sample photos (scikit-image, plus opencv-doc's where installed)."""
-    from app.demo_data import prepare_photos
+    from app.demo.photos import prepare_photos
 
     return prepare_photos(tmp_path_factory.mktemp("sample_photos"))
 

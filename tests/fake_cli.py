@@ -56,7 +56,7 @@ def install_fakes() -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run `mmsearch ARGV` with the fakes installed; returns its exit code."""
     install_fakes()
-    from app.cli import main as mmsearch_main
+    from app.cli.main import main as mmsearch_main
 
     return mmsearch_main(argv)
 

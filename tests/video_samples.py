@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from app.evaluate_speech import LIBRIVOX_DIR as LIBRIVOX
+from app.eval.speech import LIBRIVOX_DIR as LIBRIVOX
 
 VTEST = Path("/usr/share/doc/opencv-doc/examples/data/vtest.avi")
 CLIP_0880 = LIBRIVOX / "sense_and_sensibility_01_austen_64kb-0880.wav"  # "he was not an ill disposed young man"

@@ -6,13 +6,12 @@ Document text is always shown as text (escaped Markdown or `st.text`), never as 
 
 from __future__ import annotations
 
-import os
 from typing import Any, Iterable, Iterator
 
 import streamlit as st
 
-from app import ui_state
-from app.ui_common import plain, show_error
+from app.views import state as ui_state
+from app.views.common import plain, show_error
 
 st.title("Ask your documents")
 
@@ -34,17 +33,18 @@ with st.sidebar:
     mode = st.selectbox("Retrieval", ["hybrid", "dense", "bm25"], help="hybrid: meaning (embeddings) and words (BM25), fused by rank")
     k = st.slider("Sources to cite", 1, 10, 5)
     rerank = st.text_input("Re-rank with a cross-encoder", placeholder="hub id or local folder (optional)").strip() or None
-    env_llm = (os.environ.get("MMSEARCH_LLM") or "auto").split(":")[0].lower()
+    conf = ui_state.settings()
+    env_llm = (conf.llm or "auto").split(":")[0].lower()
     labels = list(GENERATORS)
     default = next((i for i, lab in enumerate(labels) if GENERATORS[lab] == env_llm), 0)
     gen_label = st.selectbox("Answer with", labels, index=default)
     llm_url = llm_model = api_key = None
     if GENERATORS[gen_label] == "ollama":
-        llm_url = st.text_input("Ollama URL", os.environ.get("OLLAMA_HOST") or "http://127.0.0.1:11434")
-        llm_model = st.text_input("Model", os.environ.get("MMSEARCH_LLM_MODEL", ""), placeholder="first installed model") or None
+        llm_url = st.text_input("Ollama URL", conf.ollama_host)
+        llm_model = st.text_input("Model", conf.llm_model or "", placeholder="first installed model") or None
     elif GENERATORS[gen_label] == "openai":
-        llm_url = st.text_input("Base URL", os.environ.get("MMSEARCH_LLM_URL") or os.environ.get("OPENAI_BASE_URL") or "https://api.openai.com/v1")
-        llm_model = st.text_input("Model", os.environ.get("MMSEARCH_LLM_MODEL", "")) or None
+        llm_url = st.text_input("Base URL", conf.llm_url or "https://api.openai.com/v1")
+        llm_model = st.text_input("Model", conf.llm_model or "") or None
         api_key = st.text_input("API key", type="password") or None
     if st.button("Clear conversation"):
         st.session_state["ask_messages"] = []
@@ -52,7 +52,7 @@ with st.sidebar:
 
 @st.cache_resource(show_spinner="Loading the text model…")
 def get_retriever(mode: str, rerank: str | None):
-    from app.rag import Retriever
+    from app.search.docs import Retriever
 
     return Retriever(ui_state.get_store(), device=ui_state.device(), mode=mode, rerank=rerank)
 
@@ -106,14 +106,14 @@ for msg in messages:
 
 question = st.chat_input("Ask a question about your documents")
 if question:
-    from app.rag import ask_stream, citation, hit_label
+    from app.answer.ask import ask_stream, citation, hit_label
 
     messages.append({"role": "user", "content": question})
     with st.chat_message("user"):
         st.text(question)
     with st.chat_message("assistant"):
         try:
-            stream = ask_stream(question, get_retriever(mode, rerank), k=int(k), llm=GENERATORS[gen_label], llm_url=llm_url, api_key=api_key, model=llm_model)
+            stream = ask_stream(question, get_retriever(mode, rerank), k=int(k), llm=GENERATORS[gen_label], llm_url=llm_url, api_key=api_key, model=llm_model, settings=conf)
             show_weak(stream.weak)
             st.write_stream(safe(stream))
             answer = stream.answer()

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import streamlit as st
 
-from app import ui_state
-from app.audio_search import fmt_span, hit_tags, search_audio
+from app.views import state as ui_state
+from app.search.hits import fmt_span, hit_tags
 from app.errors import user_message
-from app.search import Hit
-from app.ui_common import plain, read_upload, show_error, show_good_and_weak
+from app.search.hits import Hit
+from app.views.common import plain, read_upload, show_error, show_good_and_weak
 from indexers.audio_io import AudioDecodeError, audio_mimetype
 
 UPLOAD_TYPES = ["wav", "flac", "ogg", "oga", "opus", "mp3", "m4a", "aac", "aif", "aiff"]
@@ -105,7 +105,7 @@ try:
         name = upload.name if upload is not None else "recording.wav"
         st.caption("your clip")
         st.audio(data, format=audio_mimetype(name))
-        hits = search_audio(engine, data, k=int(k))
+        hits = engine.search_audio(data, k=int(k))
         heading = f"Sounds like {plain(name)}"
         threshold = engine.good_match_threshold("audio", "audio")
     elif submitted and query.strip():

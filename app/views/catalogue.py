@@ -13,10 +13,11 @@ import math
 
 import streamlit as st
 
-from app import ui_state
-from app.catalogue import Catalogue, PriceQuery, SimilarResult, default_floor
-from app.search import Hit, load_query_image
-from app.ui_common import plain, read_upload, show_error, thumb_and_title, thumbnail_for
+from app.views import state as ui_state
+from app.search.catalogue import Catalogue, PriceQuery, SimilarResult, default_floor
+from app.search.hits import Hit
+from app.search.queries import load_query_image
+from app.views.common import plain, read_upload, show_error, thumb_and_title, thumbnail_for
 
 PAGE_SIZE = 20
 COLUMNS = 5

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app import ui_state
-from app.ui_common import plain, show_error
+from app.views import state as ui_state
+from app.views.common import plain, show_error
 from encoders import get_encoder
 
 st.title("Status")

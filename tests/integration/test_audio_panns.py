@@ -62,9 +62,9 @@ def test_tag_bridge_puts_sounds_in_the_text_space(panns):
 
 def test_index_and_text_search_through_tags(panns, tmp_path, store, monkeypatch):
     """The full-profile path with random weights: two collections, tags stored, `search text --kind audio`."""
-    from app.audio_search import search_audio
+    from app.search.audio import search_audio
     from app.cli_audio import audio_encoders
-    from app.search import SearchEngine
+    from app.search.engine import SearchEngine
     from encoders.profiles import PROFILES
     from indexers.audio import index_audio
 
@@ -122,7 +122,7 @@ def test_a_broken_checkpoint_is_one_sentence(tmp_path, monkeypatch):
 
 
 def test_missing_weights_are_one_clear_error(tmp_path, monkeypatch, capsys):
-    from app.cli import main
+    from app.cli.main import main
     from encoders.base import WeightsNotFoundError
     from encoders.panns_encoder import PannsEncoder
     from milvus.client import close
@@ -161,7 +161,7 @@ def test_sound_eval_runs_through_the_panns_query_path(panns):
     """`mmsearch eval --dataset freedesktop-sounds` with PANNs: queries go through its own
     `embed_queries` (not the documents' path). Random weights carry no meaning, so the
     figures are checked for count and range only; their meaning is tested with aiSFX."""
-    from app.evaluate_audio import FREEDESKTOP_SOUNDS, eval_near_duplicates, load_sound_set
+    from app.eval.audio import FREEDESKTOP_SOUNDS, eval_near_duplicates, load_sound_set
 
     if not FREEDESKTOP_SOUNDS.is_dir():
         pytest.fail(f"{FREEDESKTOP_SOUNDS} is missing: apt-get install sound-theme-freedesktop")

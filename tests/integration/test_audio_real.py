@@ -69,7 +69,7 @@ def library(tmp_path_factory):
     """The freedesktop sounds + a copy of each chosen one + a 40 s scene, indexed with aiSFX."""
     if not SOUNDS.is_dir():
         pytest.fail(f"{SOUNDS} is missing: run `make sysdeps` (apt-get install sound-theme-freedesktop)")
-    from app.search import SearchEngine
+    from app.search.engine import SearchEngine
     from encoders import get_encoder
     from encoders.profiles import PROFILES
     from indexers.audio import index_audio
@@ -99,7 +99,7 @@ def _others(hits, title):
 
 @pytest.mark.parametrize("name", CHOSEN)
 def test_clip_and_its_copy_rank_each_other_first(library, name):
-    from app.audio_search import search_audio
+    from app.search.audio import search_audio
 
     engine, copies, _, _ = library
     copy = next(copies.glob(f"{name}-copy.*"))
@@ -111,7 +111,7 @@ def test_clip_and_its_copy_rank_each_other_first(library, name):
 
 
 def test_hits_in_a_long_file_point_at_the_moment(library):
-    from app.audio_search import search_audio
+    from app.search.audio import search_audio
 
     engine, _, root, placed = library
     for name, at in placed.items():
@@ -123,7 +123,7 @@ def test_hits_in_a_long_file_point_at_the_moment(library):
 
 
 def test_same_sound_scores_one_and_volume_does_not_matter(library, tmp_path):
-    from app.audio_search import search_audio
+    from app.search.audio import search_audio
 
     engine, *_ = library
     y, sr = _load(SOUNDS / "complete.oga")
@@ -134,7 +134,7 @@ def test_same_sound_scores_one_and_volume_does_not_matter(library, tmp_path):
 
 
 def test_text_search_says_aisfx_has_no_tags(library):
-    from app.search import QueryError
+    from app.errors import QueryError
 
     engine, *_ = library
     with pytest.raises(QueryError, match="no tags"):
@@ -145,7 +145,7 @@ def test_cli_end_to_end_on_a_fresh_db(tmp_path, capsys):
     """`mmsearch index audio` then `search audio --json` on a small folder, offline profile."""
     import json
 
-    from app.cli import main
+    from app.cli.main import main
     from milvus.client import close
 
     folder = tmp_path / "s"
@@ -170,7 +170,7 @@ def test_sound_search_says_when_nothing_sounds_alike(library, tmp_path, capsys):
     keeps a copy of an indexed sound and says "no good match" for white noise."""
     import json
 
-    from app.cli import main
+    from app.cli.main import main
     from indexers.calibration import threshold_for
 
     engine, copies, _, _ = library

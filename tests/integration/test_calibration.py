@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from app.cli import main
+from app.cli.main import main
 from indexers.calibration import threshold_for
 
 pytestmark = pytest.mark.slow
@@ -15,7 +15,7 @@ BRIDGE = "label_bridge:efficientnet_lite0+all-MiniLM-L6-v2"
 
 @pytest.fixture(scope="module")
 def indexed(tmp_path_factory):
-    from app.demo_data import prepare_photos
+    from app.demo.photos import prepare_photos
     from encoders import get_encoder
     from encoders.profiles import PROFILES
     from indexers.images import index_images

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from app.cli import main
-from app.demo_catalogue import DemoDataMissing, prepare_catalogue
+from app.cli.main import main
+from app.demo.catalogue import DemoDataMissing, prepare_catalogue
 
 pytestmark = pytest.mark.slow
 

@@ -118,7 +118,7 @@ def test_no_room_for_a_thumbnail_stops_the_run_instead_of_skipping_files(
     """A write that fails for lack of room is not a bad input: no file is blamed, exit 1."""
     import indexers.catalogue
     import indexers.images
-    from app.cli import main
+    from app.cli.main import main
 
     photos = _photos(tmp_path / "photos", n=6)
     target = photos

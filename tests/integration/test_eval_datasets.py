@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from app.evaluate_audio import FREEDESKTOP_SOUNDS
-from app.evaluate_speech import LIBRIVOX_DIR
+from app.eval.audio import FREEDESKTOP_SOUNDS
+from app.eval.speech import LIBRIVOX_DIR
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]

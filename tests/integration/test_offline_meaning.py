@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 from PIL import Image, ImageEnhance
 
-from app.search import SearchEngine, load_query_image
+from app.search.engine import SearchEngine
+from app.search.queries import load_query_image
 from encoders import get_encoder
 from encoders.profiles import PROFILES
 from indexers.images import index_images

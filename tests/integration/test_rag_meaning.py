@@ -15,7 +15,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from app.rag import Retriever, ask
+from app.answer.ask import ask
+from app.search.docs import Retriever
 from encoders import get_encoder
 from indexers.docs import DOC_KIND, embedding_text, index_docs, index_segments
 from milvus import CollectionMismatchError, VectorStore
@@ -170,7 +171,7 @@ def _tiny_cross_encoder(path: Path) -> Path:
 
 
 def test_cross_encoder_rerank(corpus, tmp_path):
-    from app.rag import CrossEncoderReranker
+    from app.search.rerank import CrossEncoderReranker
 
     store, _ = corpus
     model = _tiny_cross_encoder(tmp_path / "ce")
@@ -186,7 +187,7 @@ def test_cross_encoder_rerank(corpus, tmp_path):
 
 
 def test_cli_end_to_end_on_a_fresh_database(tmp_path, capsys, monkeypatch):
-    from app.cli import main
+    from app.cli.main import main
 
     monkeypatch.setenv("OLLAMA_HOST", "http://127.0.0.1:9")  # nothing listens: the answer is extractive and says so
     folder = _copy(["BSD", "CC0-1.0"], tmp_path / "lic")
@@ -208,7 +209,7 @@ def test_cli_end_to_end_on_a_fresh_database(tmp_path, capsys, monkeypatch):
 def test_questions_the_documents_cannot_answer_are_flagged(corpus, capsys):
     """Indexing calibrated the collection from meaningless queries; off-topic questions fall
     below that score and the answer says so, while every real question passes."""
-    from app.cli import main
+    from app.cli.main import main
     from indexers.calibration import threshold_for
 
     store, _ = corpus

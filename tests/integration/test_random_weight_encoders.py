@@ -6,7 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from app.search import SearchEngine, load_query_image
+from app.search.engine import SearchEngine
+from app.search.queries import load_query_image
 from encoders import EncoderError, get_encoder
 from encoders.profiles import Profile
 from indexers.images import index_images

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.evaluate_speech import corpus_wer, librivox_clips
+from app.eval.speech import corpus_wer, librivox_clips
 from encoders.transcribe import Transcriber
 from tests.video_samples import LIBRIVOX
 
@@ -90,7 +90,7 @@ def test_index_audio_speech_is_findable_by_words(tmp_path, capsys):
     import json
     import shutil
 
-    from app.cli import main
+    from app.cli.main import main
     from milvus.client import close
 
     d = tmp_path / "sounds"

@@ -31,7 +31,7 @@ def indexed(tmp_path_factory):
 
 
 def test_index_and_find_moment_by_speech(indexed, capsys):
-    from app.cli import main
+    from app.cli.main import main
 
     d, db = indexed
     assert main(["index", "video", str(d), "--db", db, "--profile", "offline", "-q", "--json"]) == 0

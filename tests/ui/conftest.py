@@ -91,7 +91,7 @@ def browser():
 @pytest.fixture(scope="session")
 def indexed_photos_db(tmp_path_factory) -> str:
     """The sample photos indexed with the offline profile into a fresh Lite `.db` (client closed)."""
-    from app.demo_data import prepare_photos
+    from app.demo.photos import prepare_photos
     from encoders import get_encoder
     from encoders.profiles import PROFILES
     from indexers.images import index_images

@@ -12,7 +12,7 @@ import shutil
 import pytest
 import streamlit as st
 
-from app.ui_common import plain
+from app.views.common import plain
 from tests.ui.conftest import ARTIFACTS, REPO, streamlit_server
 
 CATALOGUE_PAGE = str(REPO / "app" / "views" / "catalogue.py")
@@ -23,7 +23,7 @@ pytestmark = [pytest.mark.ui, pytest.mark.slow]
 @pytest.fixture(scope="session")
 def catalogue_db(tmp_path_factory) -> tuple[str, dict[str, dict]]:
     """The demo catalogue imported with the offline profile into a fresh Lite `.db` (client closed)."""
-    from app.demo_catalogue import prepare_catalogue
+    from app.demo.catalogue import prepare_catalogue
     from encoders import get_encoder
     from encoders.profiles import PROFILES
     from indexers.catalogue import index_catalogue

@@ -10,8 +10,10 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from app.audio_search import merge_windows, search_audio
-from app.search import Hit, QueryError, SearchEngine
+from app.search.audio import merge_windows, search_audio
+from app.errors import QueryError
+from app.search.engine import SearchEngine
+from app.search.hits import Hit
 from encoders import get_encoder
 from encoders.fake import FakeEncoder
 from indexers.audio import index_audio, marker_id
@@ -205,7 +207,7 @@ def test_text_search_finds_speech_in_audio_files(sounds, store, fake16, audio_pr
 
 
 def test_fused_rankings_score_by_rank():
-    from app.audio_search import fuse_rankings
+    from app.search.fusion import fuse_hits as fuse_rankings
 
     a = [Hit(id="x", score=0.9), Hit(id="y", score=0.8)]
     b = [Hit(id="y", score=12.0), Hit(id="z", score=3.0)]
@@ -223,7 +225,7 @@ def test_merge_keeps_one_hit_per_window():
 
 # -- CLI --------------------------------------------------------------------------------------
 def test_cli_index_and_search_audio_json(sounds, tmp_db, audio_profile, capsys):
-    from app.cli import main
+    from app.cli.main import main
 
     assert main(["index", "audio", str(sounds), "--db", tmp_db, "--profile", "offline", "-q", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
@@ -242,7 +244,7 @@ def test_cli_index_and_search_audio_json(sounds, tmp_db, audio_profile, capsys):
 
 
 def test_cli_bad_inputs_exit_1_with_one_line(sounds, tmp_db, audio_profile, capsys):
-    from app.cli import main
+    from app.cli.main import main
 
     assert main(["index", "audio", str(sounds / "bad"), "--db", tmp_db, "--profile", "offline", "-q"]) == 1
     err = capsys.readouterr().err

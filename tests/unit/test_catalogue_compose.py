@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from app.catalogue import Catalogue, compose_vectors, default_floor
-from app.search import QueryError
+from app.search.catalogue import Catalogue, compose_vectors, default_floor
+from app.errors import QueryError
 from encoders import get_encoder
 from encoders.profiles import PROFILES, Profile
 
@@ -110,7 +110,7 @@ def test_offline_profile_says_it_needs_clip(store):
 
 
 def test_cli_plus_minus(shop, tmp_db, monkeypatch, capsys):
-    from app.cli import main
+    from app.cli.main import main
 
     monkeypatch.setitem(PROFILES, "full", CLIP_PROFILE)
     assert main(["index", "catalogue", str(shop / "c.csv"), "--db", tmp_db, "--profile", "full", "--device", "cpu", "-q"]) == 0

@@ -301,7 +301,7 @@ def test_urls_can_be_turned_off(catalogue_dir, store):
 
 # -- CLI ---------------------------------------------------------------------------------
 def test_cli_index_catalogue(fake_profile, catalogue_dir, tmp_db, capsys):
-    from app.cli import main
+    from app.cli.main import main
 
     path = _write(catalogue_dir, HEADER + _rows(3) + "BAD,Bad,-1,EUR,x,img/p4.png,B\n")
     assert main(["index", "catalogue", str(path), "--db", tmp_db, "--profile", "offline", "-q"]) == 0
@@ -315,7 +315,7 @@ def test_cli_index_catalogue(fake_profile, catalogue_dir, tmp_db, capsys):
 
 
 def test_cli_index_catalogue_errors(fake_profile, tmp_path, tmp_db, capsys):
-    from app.cli import main
+    from app.cli.main import main
 
     assert main(["index", "catalogue", str(tmp_path / "nope.csv"), "--db", tmp_db, "--profile", "offline"]) == 1
     assert "no such file" in capsys.readouterr().err

@@ -13,8 +13,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from app.catalogue import Catalogue, PriceQuery, default_floor, saving_of
-from app.search import QueryError
+from app.search.catalogue import Catalogue, PriceQuery, default_floor, saving_of
+from app.errors import QueryError
 from encoders.profiles import Profile
 from milvus import Collection, Filter
 
@@ -273,7 +273,7 @@ def cli_catalogue(fake_profile, tmp_path, tmp_db, capsys):
     """A catalogue of 10 items (one a cheaper pixel-copy of A0) imported through the CLI."""
     from PIL import Image
 
-    from app.cli import main
+    from app.cli.main import main
 
     d = tmp_path / "shop"
     (d / "img").mkdir(parents=True)
@@ -290,7 +290,7 @@ def cli_catalogue(fake_profile, tmp_path, tmp_db, capsys):
 
 
 def test_cli_similar_cheaper_json(cli_catalogue, capsys):
-    from app.cli import main
+    from app.cli.main import main
 
     db, _ = cli_catalogue
     assert main(["similar", "A0", "--db", db, "--profile", "offline", "--cheaper", "--min-saving", "0.2", "--min-similarity", "-1", "-k", "3", "--json"]) == 0
@@ -302,7 +302,7 @@ def test_cli_similar_cheaper_json(cli_catalogue, capsys):
 
 
 def test_cli_similar_text_and_empty_answer(cli_catalogue, capsys):
-    from app.cli import main
+    from app.cli.main import main
 
     db, _ = cli_catalogue
     assert main(["similar", "A3", "--db", db, "--profile", "offline", "--max-price", "32", "--same-category", "--min-similarity", "-1"]) == 0
@@ -319,7 +319,7 @@ def test_cli_similar_text_and_empty_answer(cli_catalogue, capsys):
 
 
 def test_cli_search_image_with_price(cli_catalogue, capsys):
-    from app.cli import main
+    from app.cli.main import main
 
     db, d = cli_catalogue
     args = ["search", "image", str(d / "img" / "0.png"), "--db", db, "--profile", "offline", "--json", "--min-similarity", "-1"]

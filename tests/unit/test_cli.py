@@ -11,8 +11,8 @@ import json
 
 import pytest
 
-from app.cli import main
-from app.search import JSON_FIELDS
+from app.cli.main import main
+from app.search.hits import JSON_FIELDS
 
 JSON_KEYS = {"id", "score", "source", "kind", "title", "price", "start_s", "end_s", "text"}
 # Catalogue searches add these two (null elsewhere); nothing else may appear.

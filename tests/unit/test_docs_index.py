@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from app.cli import main
+from app.cli.main import main
 from encoders import get_encoder
 from indexers.docs import index_docs, index_segments, text_collection
 from milvus import Filter

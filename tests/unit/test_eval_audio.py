@@ -8,20 +8,9 @@ import argparse
 import numpy as np
 import pytest
 
-from app.evaluate_audio import (
-    VARIANTS,
-    _group_max,
-    distinct_files,
-    make_variants,
-    pick_evenly,
-)
-from app.evaluate_speech import (
-    corpus_wer,
-    librivox_clips,
-    normalise_transcript,
-    word_errors,
-)
-from app.search import QueryError
+from app.eval.audio import VARIANTS, _group_max, distinct_files, make_variants, pick_evenly
+from app.eval.speech import corpus_wer, librivox_clips, normalise_transcript, word_errors
+from app.errors import QueryError
 
 RATE = 48000
 
@@ -165,10 +154,10 @@ def test_librivox_clips_read_references_and_refuse_a_missing_set(tmp_path):
 
 def test_missing_weights_are_reported_not_raised(tmp_path, monkeypatch):
     """openai-whisper has no packaged weights: the eval says so (and downloads nothing)."""
-    from app import evaluate_speech
-    from app.evaluate_speech import SpeechClip, eval_transcriber
+    from app.eval import speech as evaluate_speech
+    from app.eval.speech import SpeechClip, eval_transcriber
 
-    monkeypatch.setattr(evaluate_speech, "_rss_mb", lambda: 0.0)
+    monkeypatch.setattr(evaluate_speech, "rss_mb", lambda: 0.0)
     import soundfile as sf
 
     wav = tmp_path / "a.wav"
@@ -182,8 +171,8 @@ def test_missing_weights_are_reported_not_raised(tmp_path, monkeypatch):
 
 
 def test_save_is_refused_for_the_speech_set():
-    from app.cli import CliError
-    from app.cli_eval import cmd_eval
+    from app.errors import CliError
+    from app.cli.eval import cmd_eval
 
     args = argparse.Namespace(dataset="librivox-wer", save=True, folder=None)
     with pytest.raises(CliError, match="measures transcription and has none"):

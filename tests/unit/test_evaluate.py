@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from app.evaluate import best_threshold, ranking_metrics
+from app.eval.metrics import best_threshold, ranking_metrics
 
 
 def test_perfect_and_missing_rankings():

@@ -9,17 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
-from app.generators import (
-    ExtractiveGenerator,
-    GeneratorChoice,
-    GeneratorError,
-    OllamaGenerator,
-    OpenAICompatibleGenerator,
-    answer_stream,
-    build_messages,
-    make_generator,
-    split_sentences,
-)
+from app.answer.generators import ExtractiveGenerator, GeneratorChoice, GeneratorError, OllamaGenerator, OpenAICompatibleGenerator, answer_stream, build_messages, make_generator, split_sentences
 from tests.fake_llm import FakeLLM, FakeLLMServer
 from tests.ui.conftest import free_port
 
@@ -128,7 +118,7 @@ def test_llm_dying_mid_answer_keeps_what_came(llm):
 
 def test_openai_server_that_ignores_stream_true(llm, monkeypatch):
     gen = OpenAICompatibleGenerator("gpt-test", llm.url + "/v1")
-    import app.generators as g
+    import app.answer.generators as g
 
     real_post = g._post
     monkeypatch.setattr(g, "_post", lambda url, payload, timeout, headers=None: real_post(url, {**payload, "stream": False}, timeout, headers))

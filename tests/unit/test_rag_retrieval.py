@@ -9,8 +9,14 @@ import math
 import numpy as np
 import pytest
 
-from app.rag import BM25Index, Retriever, ask, client_bm25, fmt_ts, hit_label, rrf_fuse
-from app.search import Hit, QueryError, SearchEngine
+from app.answer.ask import ask, hit_label
+from app.search.bm25 import BM25Index, client_bm25
+from app.search.docs import Retriever
+from app.search.fusion import rrf_fuse
+from app.search.hits import fmt_ts
+from app.errors import QueryError
+from app.search.engine import SearchEngine
+from app.search.hits import Hit
 from encoders import get_encoder
 from encoders.profiles import PROFILES
 from indexers.docs import DOC_KIND, index_segments

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from app.search import MAX_QUERY_CHARS, Hit, QueryError, SearchEngine, clean_text_query, load_query_image
+from app.errors import QueryError
+from app.search.engine import SearchEngine
+from app.search.hits import Hit
+from app.search.queries import MAX_QUERY_CHARS, clean_text_query, load_query_image
 from encoders import get_encoder
 from indexers.images import index_images
 from milvus import Filter

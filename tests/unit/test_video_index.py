@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from app.video_search import Evidence, fuse_moments
+from app.search.video import Evidence, fuse_moments
 from encoders import get_encoder
 from encoders.transcribe import Transcript, TranscriptSegment, word_error_rate
 from indexers.docs import DOC_KIND, SEGMENT_KIND
@@ -99,7 +99,7 @@ def test_wer():
 
 
 def test_cli_index_and_search_video(videos, tmp_db, fake_profile, capsys):
-    from app.cli import main
+    from app.cli.main import main
 
     assert main(["index", "video", str(videos / "mute.mp4"), "--db", tmp_db, "--no-speech", "-q", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)

@@ -10,7 +10,8 @@ import argparse
 import json
 import sys
 
-from app.cli import CliError, _err, _finish_report, _out, _store
+from app.cli.common import CliError, context, err, finish_report, open_store, out
+
 
 
 def register(sub, index_sub, common: argparse.ArgumentParser) -> None:
@@ -79,7 +80,7 @@ def _encoder_id(args: argparse.Namespace, store) -> str | None:
     if family != "sentence_transformers":
         raise CliError(f"--dim applies to sentence-transformers encoders, not {eid}")
     if name in KNOWN_TEXT_MODELS and not KNOWN_TEXT_MODELS[name].get("matryoshka"):
-        _err(f"mmsearch: warning: {name} was not trained for Matryoshka truncation; {args.dim}-d vectors may retrieve worse")
+        err(f"mmsearch: warning: {name} was not trained for Matryoshka truncation; {args.dim}-d vectors may retrieve worse")
     return f"{eid}@{args.dim}"
 
 
@@ -87,40 +88,41 @@ def cmd_index_docs(args: argparse.Namespace) -> int:
     from encoders import get_encoder
     from indexers.docs import index_docs, resolve_text_encoder_id
 
-    store = _store(args)
+    store = open_store(args)
     eid, why = resolve_text_encoder_id(_encoder_id(args, store), store, args.device)
-    _err(f"mmsearch: text encoder {eid} ({why})")
+    err(f"mmsearch: text encoder {eid} ({why})")
     report = index_docs(
         args.paths, store, get_encoder(eid, args.device), chunk_tokens=args.chunk_tokens, overlap=args.overlap,
         url_timeout=args.url_timeout, max_bytes=int(args.max_mb * 1024 * 1024), progress=not args.quiet,
     )
-    return _finish_report(report, args.json)
+    return finish_report(report, args.json)
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
-    from app.rag import Retriever, ask_stream, hit_label
-    from app.search import clean_text_query
+    from app.answer.ask import ask_stream, hit_label
+    from app.search.docs import Retriever
+    from app.search.queries import clean_text_query
 
     clean_text_query(args.question)  # an empty question fails before models and the database are touched
-    store = _store(args)
+    store = open_store(args)
     retriever = Retriever(store, _encoder_id(args, store), device=args.device, mode=args.mode, rerank=args.rerank, bm25=args.bm25)
-    stream = ask_stream(args.question, retriever, k=args.k, llm=args.llm, llm_url=args.llm_url, model=args.llm_model)
+    stream = ask_stream(args.question, retriever, k=args.k, llm=args.llm, llm_url=args.llm_url, model=args.llm_model, settings=context(args).settings)
     if args.json:
         answer = stream.answer()
-        _out(json.dumps(answer.to_json(), ensure_ascii=False))
+        out(json.dumps(answer.to_json(), ensure_ascii=False))
     else:
         for piece in stream:
             sys.stdout.write(piece)
             sys.stdout.flush()
         answer = stream.answer()
-        _out("\n")
+        out("\n")
         if answer.hits:
-            _out("Sources:")
+            out("Sources:")
         for n, h in enumerate(answer.hits, 1):
-            _out(f"  [{n}] {hit_label(h)}  (score {h.score:.3f})")
+            out(f"  [{n}] {hit_label(h)}  (score {h.score:.3f})")
     if answer.weak:
-        _err(f"mmsearch: {answer.weak}")
+        err(f"mmsearch: {answer.weak}")
     if answer.note:
-        _err(f"mmsearch: {answer.note}")
-    _err(f"mmsearch: answered by {answer.generator}")
+        err(f"mmsearch: {answer.note}")
+    err(f"mmsearch: answered by {answer.generator}")
     return 0

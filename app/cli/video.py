@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import argparse
 
-from app.cli import CliError, _err, _finish_report, _profile, _store
+from app.cli.common import CliError, choose_profile, finish_report, open_store
+
 
 
 def register(index_sub, common: argparse.ArgumentParser) -> None:
@@ -55,21 +56,9 @@ def cmd_index_video(args: argparse.Namespace) -> int:
 
     if args.fps == 0 and args.scene is None:
         raise CliError("--fps 0 needs --scene T (sample by time, by scene change, or both)")
-    store = _store(args)
-    profile = _profile(args)
+    store = open_store(args)
+    profile = choose_profile(args)
     encoders = [get_encoder(e, args.device, args.batch_size) for e in profile.image_encoders]
     transcriber = None if args.no_speech else get_transcriber(args.transcriber, args.device)
     report = index_video(args.paths, store, encoders, transcriber=transcriber, fps=args.fps, scene_threshold=args.scene, progress=not args.quiet)
-    return _finish_report(report, args.json)
-
-
-def transcribe_audio_files(args: argparse.Namespace, store, report) -> None:
-    """`index audio --speech`: transcribe the files too; failures join the audio report."""
-    from encoders.transcribe import get_transcriber
-    from indexers.audio_io import audio_extensions
-    from indexers.video import index_speech
-
-    speech = index_speech(args.paths, store, get_transcriber(getattr(args, "transcriber", None), args.device), audio_extensions(), progress=not args.quiet)
-    known = {p for p, _ in report.failed}
-    report.failed.extend((p, r) for p, r in speech.failed if p not in known)
-    _err(f"mmsearch: speech: {speech.indexed} transcribed, {speech.unchanged} unchanged or without speech")
+    return finish_report(report, args.json)

@@ -8,7 +8,7 @@ from pathlib import Path
 import streamlit as st
 
 from app.errors import user_message
-from app.search import Hit
+from app.search.hits import Hit
 
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
@@ -72,7 +72,7 @@ def hit_grid(hits: list[Hit], columns: int = 4, key: str = "grid", on_more=None)
 def show_good_and_weak(hits: list[Hit], threshold: float | None, render, noun: str = "matches") -> None:
     """Render the hits at or above the collection's good-match threshold, say so when none
     is, and fold the weaker ones away (open when nothing better is shown)."""
-    from app.search import split_by_threshold
+    from app.search.hits import split_by_threshold
 
     good, weak = split_by_threshold(hits, threshold)
     if not hits:

@@ -9,16 +9,20 @@ from typing import Any
 
 import numpy as np
 
-from app.search import Hit, QueryError, SearchEngine, _cached_query_vector
+from app.errors import QueryError
+from app.search.fusion import fuse_hits
+from app.search.hits import Hit
+from app.search.scope import SearchScope
+from app.search.vectors import cached_query_vector
 from encoders.base import Encoder
-from milvus import Collection, Filter
+from milvus import Filter
 
 log = logging.getLogger(__name__)
 
 MAX_QUERY_WINDOWS = 6  # a long query clip is searched by its first windows (~35 s at 10 s / 5 s)
 
 
-def audio_encoder(engine: SearchEngine, encoder_id: str | None = None) -> Encoder:
+def audio_encoder(engine: SearchScope, encoder_id: str | None = None) -> Encoder:
     """The profile's audio encoder (or the one asked for)."""
     enc_id = encoder_id or getattr(engine.profile, "audio", "")
     if not enc_id:
@@ -27,16 +31,6 @@ def audio_encoder(engine: SearchEngine, encoder_id: str | None = None) -> Encode
     if "audio" not in enc.spec.query_kinds:
         raise QueryError(f"{enc_id} does not embed sounds; use aisfx or panns:Cnn14")
     return enc
-
-
-def _collection(engine: SearchEngine, enc: Encoder) -> Collection:
-    coll = engine.store.find("audio", enc.spec.id)
-    if coll is None or coll.count() == 0:
-        raise QueryError(
-            f"nothing is indexed yet for audio with {enc.spec.id} (profile {engine.profile.name}); "
-            "run `mmsearch index audio PATH` first"
-        )
-    return coll
 
 
 def load_query_audio(source: str | Path | bytes, sample_rate: int) -> np.ndarray:
@@ -86,7 +80,7 @@ def merge_windows(hit_lists: list[list[Hit]], k: int) -> list[Hit]:
 
 
 def search_audio(
-    engine: SearchEngine,
+    engine: SearchScope,
     source: str | Path | bytes,
     k: int = 10,
     filter: Filter | None = None,
@@ -96,7 +90,7 @@ def search_audio(
     from indexers.audio import DEFAULT_HOP_S, DEFAULT_WINDOW_S, sample_rate_of, start_offsets_of
 
     enc = audio_encoder(engine, encoder_id)
-    coll = _collection(engine, enc)
+    coll = engine.collection("audio", enc.spec.id)
     rate = sample_rate_of(enc)
     samples = load_query_audio(source, rate)
     offsets = start_offsets_of(enc)
@@ -104,18 +98,11 @@ def search_audio(
     vecs = enc.embed_queries(clips)
     # offset rows of one window compete for places: fetch enough to fill k distinct windows
     limit = min(16384, k * (len(offsets) + 1) + 10)
-    try:
-        rows = coll.search(vecs, k=limit, filter=filter)
-    except Exception as exc:  # pymilvus raises its own types; say it in one sentence
-        from milvus import StoreError
-
-        if isinstance(exc, StoreError):
-            raise
-        raise StoreError(f"search in {coll.name} failed: {str(exc).splitlines()[0][:200]}") from exc
+    rows = coll.search(vecs, k=limit, filter=filter)
     return merge_windows([[Hit.from_row(r, coll.name) for r in rows_] for rows_ in rows], k)
 
 
-def search_text_audio(engine: SearchEngine, query: str, k: int = 10, filter: Filter | None = None) -> list[Hit]:
+def search_text_audio(engine: SearchScope, query: str, k: int = 10, filter: Filter | None = None) -> list[Hit]:
     """Words → sounds: through the audio encoder's stored tags (PANNs: AudioSet labels) and
     through transcripts of speech in audio files (`index audio --speech`). When both answer,
     the two rankings are fused (reciprocal rank) and `score` is the fused score."""
@@ -134,24 +121,24 @@ def search_text_audio(engine: SearchEngine, query: str, k: int = 10, filter: Fil
         coll = engine.store.find("audio", bridge.spec.id)
         if coll is None or coll.count() == 0:
             if not speech:
-                _collection(engine, bridge)  # raises "nothing is indexed yet … run `mmsearch index audio`"
+                engine.collection("audio", bridge.spec.id)  # raises "nothing is indexed yet … run `mmsearch index audio`"
         else:
-            vec = _cached_query_vector(bridge, query)
-            tags = merge_windows([engine._search(coll, vec, min(16384, k * 3 + 10), filter)], k)
+            vec = cached_query_vector(bridge, query)
+            tags = merge_windows([engine.search(coll, vec, min(16384, k * 3 + 10), filter)], k)
     if not speech:
         return tags
     if not tags:
         return speech
-    return fuse_rankings([tags, speech], k)
+    return fuse_hits([tags, speech], k)
 
 
-def speech_hits(engine: SearchEngine, query: str, k: int, filter: Filter | None = None) -> list[Hit]:
+def speech_hits(engine: SearchScope, query: str, k: int, filter: Filter | None = None) -> list[Hit]:
     """Transcript lines of audio files (stored by `index audio --speech`) that match the words."""
     from indexers.docs import DOC_KIND, SEGMENT_KIND
 
     if not any(c.kind == DOC_KIND and c.count for c in engine.store.list_collections()):
         return []
-    from app.rag import search_docs
+    from app.search.docs import search_docs
 
     only_segments = Filter.eq("kind", SEGMENT_KIND) & (filter or Filter())
     try:
@@ -163,29 +150,3 @@ def speech_hits(engine: SearchEngine, query: str, k: int, filter: Filter | None 
         h.start_s = None if h.start_s is None else round(float(h.start_s), 3)
         h.end_s = None if h.end_s is None else round(float(h.end_s), 3)
     return out
-
-
-def fuse_rankings(rankings: list[list[Hit]], k: int, c: int = 60) -> list[Hit]:
-    """Reciprocal-rank fusion of rankings whose scores are not comparable; `score` becomes the fused score."""
-    fused: dict[str, tuple[float, Hit]] = {}
-    for hits in rankings:
-        for rank, hit in enumerate(hits):
-            score, first = fused.get(hit.id, (0.0, hit))
-            fused[hit.id] = (score + 1.0 / (c + rank + 1), first)
-    out = []
-    for score, hit in sorted(fused.values(), key=lambda t: -t[0])[:k]:
-        hit.score = score
-        out.append(hit)
-    return out
-
-
-def hit_tags(hit: Hit) -> list[tuple[str, float]]:
-    """The stored tags of a hit's window (PANNs), as (label, score)."""
-    return [(str(t[0]), float(t[1])) for t in hit.meta.get("tags") or [] if len(t) == 2]
-
-
-def fmt_span(hit: Hit) -> str:
-    if hit.start_s is None:
-        return ""
-    end = f"–{hit.end_s:.1f}" if hit.end_s is not None else ""
-    return f"{hit.start_s:.1f}{end} s"

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
 import urllib.error
 import urllib.request
@@ -23,6 +22,9 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Protocol, Sequence
 
 import numpy as np
+
+from app.search.bm25 import terms
+from app.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -188,13 +190,6 @@ class OpenAICompatibleGenerator:
 
 # -- extractive -------------------------------------------------------------------------
 _SENT_SPLIT = re.compile(r"(?<=[.!?])[\"'”’)\]]*\s+|\n\s*\n|\n(?=\s*(?:[-*•]|\d+[.)]|\([a-z0-9]{1,4}\))\s)")
-_WORDS = re.compile(r"\w+", re.UNICODE)
-_STOP = frozenset(
-    "a an and are as at be by can do does for from has have how i if in is it its may must of on or shall that the "
-    "their there these this to was what when where which who why will with you your".split()
-)
-
-
 def split_sentences(text: str) -> list[str]:
     """Sentences (or list items / paragraphs) of a passage, whitespace-normalised."""
     out = []
@@ -203,11 +198,6 @@ def split_sentences(text: str) -> list[str]:
         if s:
             out.append(s)
     return out
-
-
-def terms(text: str) -> list[str]:
-    """Lower-cased words without common English stop words (for BM25 and word overlap)."""
-    return [w for w in _WORDS.findall(text.lower()) if w not in _STOP and len(w) > 1]
 
 
 def content_words(text: str) -> set[str]:
@@ -300,8 +290,10 @@ def make_generator(
     model: str | None = None,
     embed: Callable[[list[str]], np.ndarray] | None = None,
     timeout: float = 120.0,
+    settings: Settings | None = None,
 ) -> GeneratorChoice:
-    """A generator from `spec` (or `MMSEARCH_LLM`, default "auto"):
+    """A generator from `spec` (or the settings' `llm`: MMSEARCH_LLM, default "auto"); what is not
+    passed comes from `settings` (read from the environment and mmsearch.toml when not given):
 
     - "extractive": offline, no language model.
     - "ollama[:MODEL]": Ollama at `url` / `OLLAMA_HOST` (default http://127.0.0.1:11434); no model → its first.
@@ -309,15 +301,16 @@ def make_generator(
       key `api_key` / `MMSEARCH_LLM_API_KEY` / `OPENAI_API_KEY`.
     - "auto": an OpenAI-compatible endpoint if one is configured, else Ollama if it answers, else extractive.
     """
-    spec = (spec or os.environ.get("MMSEARCH_LLM") or "auto").strip()
+    settings = settings or Settings.load()
+    spec = (spec or settings.llm or "auto").strip()
     kind, _, name = spec.partition(":")
     kind = kind.lower()
-    model = model or name or os.environ.get("MMSEARCH_LLM_MODEL") or None
+    model = model or name or settings.llm_model or None
     if kind == "extractive":
         return GeneratorChoice(ExtractiveGenerator(embed=embed, reason="no language model was asked for"))
-    openai_url = url or os.environ.get("MMSEARCH_LLM_URL") or os.environ.get("OPENAI_BASE_URL")
-    key = api_key or os.environ.get("MMSEARCH_LLM_API_KEY") or os.environ.get("OPENAI_API_KEY")
-    ollama_url = url or os.environ.get("OLLAMA_HOST") or OLLAMA_DEFAULT_URL
+    openai_url = url or settings.llm_url
+    key = api_key or (settings.llm_api_key.get_secret_value() if settings.llm_api_key else None)
+    ollama_url = url or settings.ollama_host or OLLAMA_DEFAULT_URL
     if not ollama_url.startswith(("http://", "https://")):
         ollama_url = "http://" + ollama_url  # OLLAMA_HOST may be host:port
     if kind in ("openai", "openai-compatible"):

@@ -13,7 +13,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from app.cli import CliError, _err, _finish_report, _out, _profile, _store, cmd_search_image
+from app.cli.common import CliError, choose_profile, err, finish_report, open_store, out
+from app.cli.images import cmd_search_image
 
 _CATALOGUE_FLAGS = ("price", "cheaper", "min_saving", "max_price", "min_price", "category", "currency", "catalogue")
 
@@ -93,7 +94,7 @@ def _fraction(text: str) -> float:
 
 
 def _price_query(args: argparse.Namespace):
-    from app.catalogue import PriceQuery
+    from app.search.catalogue import PriceQuery
 
     return PriceQuery(
         cheaper=bool(args.cheaper),
@@ -106,9 +107,9 @@ def _price_query(args: argparse.Namespace):
 
 
 def _catalogue(args: argparse.Namespace, kind: str = "product"):
-    from app.catalogue import Catalogue
+    from app.search.catalogue import Catalogue
 
-    return Catalogue(_store(args), _profile(args), args.device, kind=kind)
+    return Catalogue(open_store(args), choose_profile(args), args.device, kind=kind)
 
 
 # -- commands ---------------------------------------------------------------------
@@ -119,8 +120,8 @@ def cmd_index_catalogue(args: argparse.Namespace) -> int:
     path = Path(args.file)
     if not path.is_file():
         raise CliError(f"no such file: {path}")
-    store = _store(args)
-    profile = _profile(args)
+    store = open_store(args)
+    profile = choose_profile(args)
     encoders = [get_encoder(e, args.device, args.batch_size) for e in profile.image_encoders]
     try:
         report = index_catalogue(
@@ -129,7 +130,7 @@ def cmd_index_catalogue(args: argparse.Namespace) -> int:
         )
     except CatalogueError as exc:
         raise CliError(str(exc)) from exc
-    return _finish_report(report, args.json)
+    return finish_report(report, args.json)
 
 
 def cmd_similar(args: argparse.Namespace) -> int:
@@ -147,7 +148,7 @@ def cmd_search_image_catalogue(args: argparse.Namespace) -> int:
     wants_catalogue = any(getattr(args, f, None) not in (None, False, 0.0, []) for f in _CATALOGUE_FLAGS)
     if not wants_catalogue and not (args.plus or args.minus or args.min_similarity is not None):
         return cmd_search_image(args)
-    from app.search import load_query_image
+    from app.search.queries import load_query_image
 
     path = Path(args.file)
     if not path.is_file():
@@ -175,12 +176,12 @@ def _money(value: float | None, currency: str | None) -> str:
 
 
 def _print_result(result: Any, as_json: bool) -> None:
-    from app.catalogue import fmt_score
+    from app.search.catalogue import fmt_score
 
     if as_json:
-        _out(json.dumps([hit_json(h) for h in result.hits], ensure_ascii=False))
+        out(json.dumps([hit_json(h) for h in result.hits], ensure_ascii=False))
         if not result.hits:
-            _err(f"mmsearch: {result.message()}")
+            err(f"mmsearch: {result.message()}")
         return
     a = result.anchor
     rules = []
@@ -193,16 +194,16 @@ def _print_result(result: Any, as_json: bool) -> None:
     rules.append(f"similarity ≥ {fmt_score(result.floor)}")
     if a is not None:
         cat = f" ({a.category})" if a.category else ""
-        _out(f"like {a.id} \"{a.title or ''}\"  {_money(a.price, a.currency)}{cat}  — {', '.join(rules)}")
+        out(f"like {a.id} \"{a.title or ''}\"  {_money(a.price, a.currency)}{cat}  — {', '.join(rules)}")
     else:
         price = f"  {_money(result.anchor_price, result.query.currency)}" if result.anchor_price is not None else ""
-        _out(f"like the photo{price}  — {', '.join(rules)}")
+        out(f"like the photo{price}  — {', '.join(rules)}")
     if not result.hits:
-        _out(result.message())
+        out(result.message())
         return
     for rank, h in enumerate(result.hits, 1):
         saving = ""
         if h.saving is not None:
             pct = f" ({h.saving_pct:.0%})" if h.saving_pct is not None else ""
             saving = f"  save {h.saving:.2f}{pct}" if h.saving >= 0 else f"  costs {-h.saving:.2f} more"
-        _out(f"{rank:>3}. {h.score:.3f}  {h.id}  {h.title or ''}  {_money(h.price, h.currency)}{saving}".rstrip())
+        out(f"{rank:>3}. {h.score:.3f}  {h.id}  {h.title or ''}  {_money(h.price, h.currency)}{saving}".rstrip())

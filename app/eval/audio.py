@@ -26,8 +26,8 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from app.evaluate import EvalResult, _model_mb, _rss_mb, rank_against_each_other
-from app.search import QueryError
+from app.eval.metrics import EvalResult, model_mb, rank_against_each_other, rss_mb
+from app.errors import QueryError
 
 log = logging.getLogger(__name__)
 
@@ -129,7 +129,7 @@ def load_sound_set(root: Path = FREEDESKTOP_SOUNDS, limit: int | None = None) ->
 
 def _stored_and_query_clips(encoder, clip: SoundClip) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """The windows `index audio` would store for the clip, and those `search audio` would send."""
-    from app.audio_search import query_clips
+    from app.search.audio import query_clips
     from indexers.audio import (
         DEFAULT_HOP_S,
         DEFAULT_WINDOW_S,
@@ -195,11 +195,11 @@ def clip_similarities(encoder, clips: Sequence[SoundClip]) -> tuple[np.ndarray, 
 
 def eval_near_duplicates(encoder, clips: Sequence[SoundClip]) -> EvalResult:
     """Every clip queries the others; relevant = the other clips of its source sound."""
-    rss0 = _rss_mb()
+    rss0 = rss_mb()
     sims, ms = clip_similarities(encoder, clips)
     lab = np.asarray([c.source for c in clips])
     ranked, (recall, map10, ndcg), (thr, f1) = rank_against_each_other(sims, lab)
-    mem = _model_mb(encoder) or max(0.0, _rss_mb() - rss0)
+    mem = model_mb(encoder) or max(0.0, rss_mb() - rss0)
     first_ok = lab[ranked[:, 0]] == lab
     variants = np.asarray([c.variant for c in clips])
     by_variant = ", ".join(f"{v} {first_ok[variants == v].mean():.2f}" for v in ("original", *VARIANTS) if (variants == v).any())

@@ -13,7 +13,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from app.cli import CliError, _engine, _finish_report, _print_good_hits, _profile, _store
+from app.cli.common import CliError, choose_profile, finish_report, make_engine, open_store, print_good_hits
+
 
 
 def register(index_sub, search_sub, common: argparse.ArgumentParser) -> None:
@@ -83,34 +84,32 @@ def cmd_index_audio(args: argparse.Namespace) -> int:
 
     if args.hop > args.window:
         raise CliError(f"--hop ({args.hop:g} s) must not exceed --window ({args.window:g} s)")
-    store = _store(args)
-    encoder_id = args.encoder or _profile(args).audio
+    store = open_store(args)
+    encoder_id = args.encoder or choose_profile(args).audio
     if not encoder_id:
         raise CliError("this profile names no audio encoder; pass --encoder aisfx")
     encoders = audio_encoders(encoder_id, args.device, args.batch_size)
     report = index_audio(args.paths, store, encoders, window_s=args.window, hop_s=args.hop, progress=not args.quiet)
     if getattr(args, "speech", False):
-        from app.cli_video import transcribe_audio_files
+        from app.cli.speech import transcribe_audio_files
 
         transcribe_audio_files(args, store, report)
-    return _finish_report(report, args.json)
+    return finish_report(report, args.json)
 
 
 def cmd_search_audio(args: argparse.Namespace) -> int:
-    from app.audio_search import search_audio
-
     path = Path(args.file)
     if not path.is_file():
         raise CliError(f"no such file: {path}")
-    engine = _engine(args)
-    hits = search_audio(engine, path, k=args.k, encoder_id=args.encoder)
-    _print_good_hits(hits, engine, args, "audio", "audio", args.encoder, line=audio_hit_line)
+    engine = make_engine(args)
+    hits = engine.search_audio(path, k=args.k, encoder_id=args.encoder)
+    print_good_hits(hits, engine, args, "audio", "audio", args.encoder, line=audio_hit_line)
     return 0
 
 
 def audio_hit_line(h: Any) -> str:
     """One sound hit: title, time span, tags, file."""
-    from app.audio_search import fmt_span
+    from app.search.hits import fmt_span
 
     tags = f"  [{h.text}]" if h.text else ""
     return f"{h.title or h.id}  {fmt_span(h)}{tags}  {h.source or ''}"

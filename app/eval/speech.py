@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
 
-from app.evaluate import _rss_mb
-from app.search import QueryError
+from app.eval.metrics import rss_mb
+from app.errors import QueryError
 
 log = logging.getLogger(__name__)
 
@@ -145,9 +145,9 @@ def eval_transcriber(transcriber_id: str, clips: Sequence[SpeechClip], device: s
             log.debug("%s runs on %s", tr.id, tr.device)
         except ImportError as exc:
             raise EncoderError(f"the {tr.backend} backend is not installed (pip install {tr.backend}): {exc}") from None
-        rss0 = _rss_mb()
+        rss0 = rss_mb()
         tr.load()
-        result.memory_mb = max(0.0, _rss_mb() - rss0)
+        result.memory_mb = max(0.0, rss_mb() - rss0)
     except EncoderError as exc:
         result.error = str(exc)
         log.warning("%s: %s", transcriber_id, exc)

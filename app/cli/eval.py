@@ -6,7 +6,8 @@ import argparse
 import json
 from pathlib import Path
 
-from app.cli import CliError, _err, _out, _profile
+from app.cli.common import CliError, choose_profile, err, out
+
 
 
 def register(sub, common: argparse.ArgumentParser) -> None:
@@ -32,8 +33,8 @@ def register(sub, common: argparse.ArgumentParser) -> None:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from app import evaluate
-    from app.demo_data import prepare_photos
+    from app.eval import images as evaluate
+    from app.demo.photos import prepare_photos
     from encoders import get_encoder
     from indexers.calibration import save
 
@@ -41,10 +42,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
         raise CliError("--save stores good-match thresholds of search; librivox-wer measures transcription and has none")
     if args.dataset == "librivox-wer":
         return _eval_speech(args)
-    profile = _profile(args)
+    profile = choose_profile(args)
     results = []
     if args.dataset == "freedesktop-sounds":
-        from app import evaluate_audio
+        from app.eval import audio as evaluate_audio
 
         if not profile.audio:
             raise CliError(f"profile {profile.name} names no audio encoder")
@@ -76,40 +77,40 @@ def cmd_eval(args: argparse.Namespace) -> int:
             query_kind, item_kind = r.task.split("→")  # e.g. "text→image"
             save(r.encoder, item_kind, query_kind, r.threshold)
     if args.json:
-        _out(json.dumps([r.to_dict() for r in results], ensure_ascii=False))
+        out(json.dumps([r.to_dict() for r in results], ensure_ascii=False))
         return 0
-    _out("| encoder | task | queries | R@1 | R@5 | R@10 | mAP@10 | nDCG@10 | ms/item | model MB | good match ≥ (F1) |")
-    _out("|---|---|---|---|---|---|---|---|---|---|---|")
+    out("| encoder | task | queries | R@1 | R@5 | R@10 | mAP@10 | nDCG@10 | ms/item | model MB | good match ≥ (F1) |")
+    out("|---|---|---|---|---|---|---|---|---|---|---|")
     for r in results:
-        _out(
+        out(
             f"| {r.encoder} | {r.task} | {r.queries} | {r.recall[1]:.3f} | {r.recall[5]:.3f} | {r.recall[10]:.3f} | "
             f"{r.map10:.3f} | {r.ndcg10:.3f} | {r.encode_ms:.1f} | {r.model_mb:.0f} | {r.threshold:.3f} ({r.threshold_f1:.2f}) |"
         )
     for r in results:
         for note in r.notes:
-            _out(f"{r.encoder}: {note}")
+            out(f"{r.encoder}: {note}")
     if args.save:
-        _err("mmsearch: thresholds saved; search now uses them to say 'no good match'")
+        err("mmsearch: thresholds saved; search now uses them to say 'no good match'")
     return 0
 
 
 def _eval_speech(args: argparse.Namespace) -> int:
     """`--dataset librivox-wer`: WER, speed and memory of each transcriber; missing ones say why."""
-    from app import evaluate_speech
+    from app.eval import speech as evaluate_speech
 
     clips = evaluate_speech.librivox_clips(limit=args.limit)
     ids = args.transcriber or list(evaluate_speech.DEFAULT_TRANSCRIBERS)
     results = [evaluate_speech.eval_transcriber(tid, clips, args.device) for tid in ids]
     if args.json:
-        _out(json.dumps([r.to_dict() for r in results], ensure_ascii=False))
+        out(json.dumps([r.to_dict() for r in results], ensure_ascii=False))
     else:
-        _out("| transcriber | task | clips | audio s | WER | wall s | RTF | memory MB | weights |")
-        _out("|---|---|---|---|---|---|---|---|---|")
+        out("| transcriber | task | clips | audio s | WER | wall s | RTF | memory MB | weights |")
+        out("|---|---|---|---|---|---|---|---|---|")
         for r in results:
             if r.error:
-                _out(f"| {r.transcriber} | speech→text | {r.clips} | {r.audio_s:.1f} | – | – | – | – | {r.error} |")
+                out(f"| {r.transcriber} | speech→text | {r.clips} | {r.audio_s:.1f} | – | – | – | – | {r.error} |")
             else:
-                _out(
+                out(
                     f"| {r.transcriber} | speech→text | {r.clips} | {r.audio_s:.1f} | {r.wer:.3f} | {r.wall_s:.1f} | "
                     f"{r.rtf:.3f} | {r.memory_mb:.0f} | {r.weights} |"
                 )

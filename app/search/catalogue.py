@@ -31,11 +31,14 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from app.search import Hit, QueryError, _cached_query_vector
+from app.errors import QueryError
+from app.search.hits import Hit
+from app.search.scope import nothing_indexed
+from app.search.vectors import cached_query_vector
 from encoders import get_encoder
 from encoders.base import Encoder, l2_normalise
 from encoders.profiles import Profile
-from milvus import Collection, Filter, StoreError, VectorStore
+from milvus import Collection, Filter, VectorStore
 
 log = logging.getLogger(__name__)
 
@@ -204,10 +207,7 @@ class Catalogue:
         enc_id = encoder_id or self.image_encoder_id
         coll = self.store.find(self.kind, enc_id)
         if coll is None or coll.count() == 0:
-            what, cmd = ("catalogue", "catalogue FILE") if self.kind == KIND else (f"{self.kind}s", f"{self.kind}s PATH")
-            raise QueryError(
-                f"no {what} indexed yet for {enc_id} (profile {self.profile.name}); run `mmsearch index {cmd}` first"
-            )
+            raise nothing_indexed(self.kind, enc_id, self.profile.name)
         return coll
 
     def has_items(self) -> bool:
@@ -408,7 +408,7 @@ class Catalogue:
         coll = self.store.find(self.kind, enc_id)
         if coll is None or coll.count() == 0:
             raise QueryError(f"no {enc_id} catalogue vectors for text search; re-import the catalogue with this profile")
-        vec = _cached_query_vector(self.encoder(enc_id), text)
+        vec = cached_query_vector(self.encoder(enc_id), text)
         return [Hit.from_row(r, coll.name) for r in _search(coll, vec, max(1, min(k, QUERY_WINDOW)), flt)]
 
 
@@ -419,7 +419,7 @@ def compose_vectors(encoder: Encoder, image_vec: np.ndarray, plus: Sequence[str]
     q = l2_normalise(np.asarray(image_vec, dtype=np.float32)[None, :])[0].astype(np.float64)
     for terms, sign in ((plus, 1.0), (minus, -1.0)):
         for t in terms:
-            q = q + sign * text_weight * _cached_query_vector(encoder, t).astype(np.float64)
+            q = q + sign * text_weight * cached_query_vector(encoder, t).astype(np.float64)
     if np.linalg.norm(q) < 1e-6:
         raise QueryError("the texts cancel the image out; lower the text weight")
     return l2_normalise(q[None, :].astype(np.float32))[0]
@@ -438,12 +438,7 @@ def _terms(texts: Sequence[str] | str | None) -> list[str]:
 
 
 def _search(coll: Collection, vec: np.ndarray, k: int, flt: Filter) -> list[dict[str, Any]]:
-    try:
-        return coll.search(np.asarray(vec, dtype=np.float32)[None, :], k=k, filter=flt or None)[0]
-    except StoreError:
-        raise
-    except Exception as exc:  # pymilvus raises its own types; say it in one sentence
-        raise StoreError(f"search in {coll.name} failed: {str(exc).splitlines()[0][:200]}") from exc
+    return coll.search(np.asarray(vec, dtype=np.float32)[None, :], k=k, filter=flt or None)[0]
 
 
 def _haystack(hit: Hit) -> str:

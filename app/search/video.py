@@ -16,7 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from app.search import Hit, QueryError, SearchEngine, _cached_query_vector
+from app.search.hits import Hit
+from app.search.scope import SearchScope, nothing_indexed
+from app.search.vectors import cached_query_vector
 from milvus import Filter
 
 log = logging.getLogger(__name__)
@@ -46,13 +48,13 @@ def _words(text: str) -> set[str]:
     return set(words(text))
 
 
-def frame_evidence(engine: SearchEngine, query: str, limit: int, filter: Filter | None = None) -> list[Evidence]:
+def frame_evidence(engine: SearchScope, query: str, limit: int, filter: Filter | None = None) -> list[Evidence]:
     enc_id = engine.profile.text_to_image
     coll = engine.store.find("video", enc_id)
     if coll is None or coll.count() == 0:
         return []
-    vec = _cached_query_vector(engine.encoder(enc_id), query)
-    hits = engine._search(coll, vec, limit, filter)
+    vec = cached_query_vector(engine.encoder(enc_id), query)
+    hits = engine.search(coll, vec, limit, filter)
     return [
         Evidence(h.source or "", float(h.start_s or 0.0), float(h.end_s if h.end_s is not None else h.start_s or 0.0), h.score, "frame",
                  None, h.meta.get("thumb"), h.title, dict(h.meta))
@@ -60,7 +62,7 @@ def frame_evidence(engine: SearchEngine, query: str, limit: int, filter: Filter 
     ]
 
 
-def speech_evidence(engine: SearchEngine, query: str, limit: int, sources: list[str] | None = None) -> list[Evidence]:
+def speech_evidence(engine: SearchScope, query: str, limit: int, sources: list[str] | None = None) -> list[Evidence]:
     """Transcript segments of videos; a line holding every query word gets a bonus."""
     from indexers.docs import DOC_KIND, SEGMENT_KIND, resolve_text_encoder_id
     from indexers.video import VIDEO_EXTENSIONS
@@ -72,8 +74,8 @@ def speech_evidence(engine: SearchEngine, query: str, limit: int, sources: list[
     flt = Filter.eq("kind", SEGMENT_KIND)
     if sources:
         flt = flt & Filter.is_in("source", list(sources))
-    vec = _cached_query_vector(enc, query)
-    hits = engine._search(coll, vec, limit, flt)
+    vec = cached_query_vector(enc, query)
+    hits = engine.search(coll, vec, limit, flt)
     qwords = _words(query)
     out = []
     for h in hits:
@@ -137,16 +139,13 @@ def _moment(source: str, cluster: list[Evidence]) -> Hit:
     )
 
 
-def search_text_video(engine: SearchEngine, query: str, k: int = 10, filter: Filter | None = None, gap_s: float = MERGE_GAP_S) -> list[Hit]:
+def search_text_video(engine: SearchScope, query: str, k: int = 10, filter: Filter | None = None, gap_s: float = MERGE_GAP_S) -> list[Hit]:
     """Words → moments of indexed videos (frames and speech on one timeline), best first."""
     limit = min(16384, k * 10 + 20)
     frames = frame_evidence(engine, query, limit, filter)
     speech = speech_evidence(engine, query, limit)
     if not frames and not speech and (engine.store.find("video", engine.profile.text_to_image) is None):
-        raise QueryError(
-            f"nothing is indexed yet for videos with {engine.profile.text_to_image} (profile {engine.profile.name}); "
-            "run `mmsearch index video PATH` first"
-        )
+        raise nothing_indexed("video", engine.profile.text_to_image, engine.profile.name)
     return fill_thumbs(engine, fuse_moments(_strong(frames) + _strong(speech), k, gap_s))
 
 
@@ -159,7 +158,7 @@ def _strong(evidence: list[Evidence], margin: float = EVIDENCE_MARGIN) -> list[E
     return [e for e in evidence if e.score >= best - margin]
 
 
-def frame_thumb_near(engine: SearchEngine, source: str, t: float) -> str | None:
+def frame_thumb_near(engine: SearchScope, source: str, t: float) -> str | None:
     """The thumbnail of the stored frame of `source` nearest to `t` (for speech-only moments)."""
     coll = engine.store.find("video", engine.profile.text_to_image)
     if coll is None:
@@ -171,7 +170,7 @@ def frame_thumb_near(engine: SearchEngine, source: str, t: float) -> str | None:
     return (row.get("meta") or {}).get("thumb")
 
 
-def fill_thumbs(engine: SearchEngine, hits: list[Hit]) -> list[Hit]:
+def fill_thumbs(engine: SearchScope, hits: list[Hit]) -> list[Hit]:
     """Give speech-only moments the thumbnail of the frame at their start."""
     for h in hits:
         if not h.meta.get("thumb") and h.source:

@@ -1,0 +1,112 @@
+"""Helpers every command group uses: output, the store/profile/engine a command works on,
+printing hits and index reports. Public names: the command modules import them."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any, Callable, Sequence
+
+from app.context import Context
+from app.errors import CliError
+
+__all__ = ["CliError", "context", "out", "err", "open_store", "choose_profile", "make_engine", "print_hits", "print_good_hits", "finish_report", "min_score"]
+
+
+def out(text: str = "") -> None:
+    """A line on stdout (results)."""
+    sys.stdout.write(text + "\n")
+
+
+def err(text: str) -> None:
+    """A line on stderr (messages)."""
+    sys.stderr.write(text + "\n")
+
+
+def context(args: argparse.Namespace) -> Context:
+    """The command's context, built once by `main` from the flags, environment and config file."""
+    return args.ctx
+
+
+def open_store(args: argparse.Namespace):
+    """The vector store at the settings' `db` (`--db`, MMSEARCH_DB, MILVUS_URI or mmsearch.toml)."""
+    return context(args).store
+
+
+def choose_profile(args: argparse.Namespace):
+    """The model profile (`--profile`), saying on stderr which and why (once per command)."""
+    ctx = context(args)
+    if not getattr(args, "profile_said", False):
+        err(f"mmsearch: {ctx.profile_reason}")
+        args.profile_said = True
+    return ctx.profile
+
+
+def make_engine(args: argparse.Namespace):
+    """The search engine over the store with the profile's models."""
+    choose_profile(args)
+    return context(args).engine
+
+
+def print_hits(hits: Sequence[Any], as_json: bool, line: Callable[[Any], str] | None = None) -> None:
+    """`--json`: one array of hits; otherwise one line per hit (`line` formats it, if given)."""
+    if as_json:
+        out(json.dumps([h.to_json() for h in hits], ensure_ascii=False))
+        return
+    if not hits:
+        out("no results")
+        return
+    for rank, h in enumerate(hits, 1):
+        if line is not None:
+            out(f"{rank:>3}. {h.score:.3f}  {line(h)}")
+            continue
+        extra = ""
+        if h.price is not None:
+            extra += f"  {h.price:.2f} {h.currency or ''}".rstrip()
+        if h.start_s is not None:
+            extra += f"  @{h.start_s:.1f}s"
+        if h.kind == "video" and h.text:
+            extra += f"  \"{h.text}\""
+        out(f"{rank:>3}. {h.score:.3f}  {h.title or h.id}{extra}  {h.source or ''}")
+
+
+def finish_report(report: Any, as_json: bool) -> int:
+    """Print an index report (JSON or a summary) and return the exit code."""
+    if as_json:
+        out(json.dumps(report.to_dict()))
+    else:
+        err(report.summary())
+    return 0 if report.ok else 1
+
+
+def min_score(engine: Any, args: argparse.Namespace, kind: str, query_kind: str, encoder_id: str | None = None) -> float | None:
+    """`--min-score`: auto = the collection's calibrated good-match score, none = no cut-off, or a number."""
+    raw = getattr(args, "min_score", "auto")
+    if raw == "none":
+        return None
+    if raw == "auto":
+        return engine.good_match_threshold(kind, query_kind, encoder_id)
+    try:
+        return float(raw)
+    except ValueError:
+        raise CliError("--min-score takes auto, none or a number") from None
+
+
+def print_good_hits(
+    hits: list[Any], engine: Any, args: argparse.Namespace, kind: str, query_kind: str, encoder_id: str | None = None, line=None
+) -> None:
+    """Print the hits above the good-match threshold; say so when none is good."""
+    from app.search.hits import split_by_threshold
+    from indexers.calibration import CUT_OFF_SEARCHES
+
+    threshold = min_score(engine, args, kind, query_kind, encoder_id) if (kind, query_kind) in CUT_OFF_SEARCHES else None
+    good, weak = split_by_threshold(hits, threshold)
+    if hits and not good:
+        err(
+            f"mmsearch: no good match: the best score {hits[0].score:.3f} is below the good-match threshold "
+            f"{threshold:.3f} (see `mmsearch eval`; --min-score none shows every result)"
+        )
+    print_hits(good, args.json, line)
+
+

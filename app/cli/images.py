@@ -1,0 +1,68 @@
+"""`mmsearch index images`, `search text` and `search image`."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from app.cli.common import CliError, choose_profile, finish_report, make_engine, open_store, print_good_hits
+
+
+def register(index_sub, search_sub, common: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Add `index images`, `search text` and `search image`; returns the `search image` parser
+    (the catalogue adds its options to it)."""
+    ii = index_sub.add_parser("images", parents=[common], help="index folders of photos")
+    ii.add_argument("paths", nargs="+")
+    ii.add_argument("--batch-size", type=int, default=None, help="default: the model's best size for the device")
+    ii.add_argument("--json", action="store_true", help="print the report as JSON")
+    ii.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    ii.set_defaults(func=cmd_index_images)
+
+    st = search_sub.add_parser("text", parents=[common], help="search by words")
+    st.add_argument("query")
+    st.add_argument("--kind", default="image", choices=["image", "product", "audio", "video", "doc"])
+    st.add_argument("-k", type=int, default=10)
+    st.add_argument("--json", action="store_true")
+    st.add_argument("--min-score", default="auto", help="auto (calibrated good-match score), none, or a number")
+    st.set_defaults(func=cmd_search_text)
+    si = search_sub.add_parser("image", parents=[common], help="search by a photo")
+    si.add_argument("file")
+    si.add_argument("-k", type=int, default=10)
+    si.add_argument("--encoder", default=None, help="search another image collection, e.g. torchvision:resnet50")
+    si.add_argument("--json", action="store_true")
+    si.add_argument("--min-score", default="auto", help="auto (calibrated good-match score), none, or a number")
+    si.set_defaults(func=cmd_search_image)
+
+    return si
+
+
+def cmd_index_images(args: argparse.Namespace) -> int:
+    from encoders import get_encoder
+    from indexers.images import index_images
+
+    encoders = [get_encoder(e, args.device, args.batch_size) for e in choose_profile(args).image_encoders]
+    report = index_images(args.paths, open_store(args), encoders, progress=not args.quiet)
+    return finish_report(report, args.json)
+
+
+def cmd_search_text(args: argparse.Namespace) -> int:
+    from app.search.queries import clean_text_query
+
+    clean_text_query(args.query)  # an empty query fails before models and the database are touched
+    eng = make_engine(args)
+    hits = eng.search_text(args.query, kind=args.kind, k=args.k)
+    print_good_hits(hits, eng, args, args.kind, "text")
+    return 0
+
+
+def cmd_search_image(args: argparse.Namespace) -> int:
+    from app.search.queries import load_query_image
+
+    path = Path(args.file)
+    if not path.is_file():
+        raise CliError(f"no such file: {path}")
+    image = load_query_image(path)
+    eng = make_engine(args)
+    hits = eng.search_image(image, k=args.k, encoder_id=args.encoder)
+    print_good_hits(hits, eng, args, "image", "image", args.encoder)
+    return 0

@@ -1,0 +1,85 @@
+"""The `mmsearch` command line: the parser, and running one command with one clear error.
+
+Exit codes: 0 success · 1 failure (one clear message on stderr) · 2 bad usage.
+`index` exits 0 when something was indexed and only bad inputs were skipped.
+Each command group lives in its own module (`images`, `catalogue`, `audio`, `video`, `docs`,
+`eval`, `models`, `serve`); heavy libraries load inside the commands that need them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from typing import Sequence
+
+from app.cli import audio, catalogue, docs, eval, images, models, serve, video
+from app.cli.common import err
+from app.context import Context
+from app.settings import Settings
+
+log = logging.getLogger("mmsearch")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--db", default=None, help="Milvus Lite .db path or server URI (default: env MMSEARCH_DB or MILVUS_URI, mmsearch.toml, ./data/mmsearch.db)")
+    common.add_argument("--profile", default=None, choices=["auto", "full", "offline"], help="model profile (env MMSEARCH_PROFILE, default auto)")
+    common.add_argument("--device", default=None, help="auto, cpu, cuda, mps (default: env MMSEARCH_DEVICE, mmsearch.toml, auto)")
+    common.add_argument("-v", "--verbose", action="store_true", help="debug logging and full tracebacks")
+
+    p = argparse.ArgumentParser(prog="mmsearch", description="Multimodal search over your photos, products, sounds, videos and documents.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    idx = sub.add_parser("index", help="index content").add_subparsers(dest="what", required=True)
+    srch = sub.add_parser("search", help="search the index").add_subparsers(dest="what", required=True)
+    si = images.register(idx, srch, common)
+    catalogue.register(sub, idx, srch, si, common)
+    docs.register(sub, idx, common)
+    eval.register(sub, common)
+    audio.register(idx, srch, common)
+    video.register(idx, common)
+    models.register(sub, common)
+    serve.register(sub, common)
+    return p
+
+
+def build_context(args: argparse.Namespace) -> Context:
+    """Settings from the flags (over the environment, over mmsearch.toml), and the context on them.
+    The effective values are written back to `args`, so commands read one truth."""
+    overrides = {name: getattr(args, name, None) for name in ("db", "device", "profile")}
+    settings = Settings.load(overrides=overrides)
+    args.db, args.device, args.profile = settings.db, settings.device, settings.profile
+    return Context(settings)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    if args.verbose:
+        from milvus.client import set_verbose
+
+        set_verbose(True)
+    if hasattr(args, "k") and not 1 <= args.k <= 1000:
+        parser.error("-k must be between 1 and 1000")
+    from app.errors import user_message
+
+    try:
+        args.ctx = build_context(args)
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        err("mmsearch: interrupted")
+        return 130
+    except Exception as exc:
+        if args.verbose:
+            raise
+        err(f"mmsearch: error: {user_message(exc, getattr(args, 'db', None))}")
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,66 @@
+"""The objects one process works with, built once from one `Settings`: the store, the model
+profile and the search engine. The CLI builds a `Context` per command, the Streamlit app one
+per server process; tests build one with the settings (and profile) they need.
+
+Everything is made on first use, so `mmsearch --help` or a bad flag never opens the database
+or imports torch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from app.settings import Settings
+
+if TYPE_CHECKING:
+    from app.search.engine import SearchEngine
+    from encoders.profiles import Profile
+    from milvus import VectorStore
+
+
+@dataclass
+class Context:
+    """Settings plus what they open. `profile` may be given (tests), else it is resolved from
+    `settings.profile` and `settings.device`, and `profile_reason` says why."""
+
+    settings: Settings
+    given_profile: Any = field(default=None, repr=False)
+
+    @cached_property
+    def store(self) -> "VectorStore":
+        """The vector store at `settings.db` (a Lite `.db` path or a server URI)."""
+        from milvus import VectorStore
+
+        return VectorStore(self.settings.db)
+
+    @cached_property
+    def _profile_and_reason(self) -> tuple["Profile", str]:
+        if self.given_profile is not None:
+            return self.given_profile, f"profile {self.given_profile.name} (given)"
+        from encoders.profiles import resolve_profile
+
+        return resolve_profile(self.settings.profile, self.settings.device)
+
+    @property
+    def profile(self) -> "Profile":
+        """The model profile: which encoder embeds what."""
+        return self._profile_and_reason[0]
+
+    @property
+    def profile_reason(self) -> str:
+        """One sentence on why this profile (auto picks by the weights on this machine)."""
+        return self._profile_and_reason[1]
+
+    @property
+    def device(self) -> str:
+        """auto, cpu, cuda or mps."""
+        return self.settings.device
+
+    @cached_property
+    def engine(self) -> "SearchEngine":
+        """The search engine over the store with the profile's models."""
+        from app.search.engine import SearchEngine
+
+        return SearchEngine(self.store, self.profile, self.device)

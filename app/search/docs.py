@@ -1,0 +1,144 @@
+"""Retrieval over documents and transcripts: dense, BM25 and hybrid, optionally re-ranked.
+
+Retrieval modes over the `doc__<encoder>` collection (see `indexers.docs`):
+- `dense`: the question's embedding, nearest chunks by cosine.
+- `bm25`: full text, by Milvus's BM25 function or by BM25 in the client (see below).
+- `hybrid` (default): both, fused by reciprocal rank (RRF, k=60): by Milvus's `hybrid_search`
+  when Milvus ranks the full text, else by the same formula here.
+Optionally a sentence-transformers CrossEncoder re-scores the candidates.
+
+Who ranks the full text (`bm25=`): "milvus" needs a collection made with the BM25 function
+(Lite 3.x, servers ≥ 2.5); "client" scores BM25 here over the whole collection (or, past
+`FULL_SCAN_LIMIT` rows, over the dense candidates); "auto" (default) is "milvus" on a server
+that has it and "client" elsewhere, including on Milvus Lite: Lite 3.2 keeps BM25 statistics
+per segment, so a document indexed in a later run is scored against its own small segment
+(measured: a rare word scored 12.7 beside 300 documents in one segment, 0.58 when its document
+came in a second run), while the client uses collection-wide statistics.
+
+`score` on a hit is the final ranking's: cosine (dense), BM25 (bm25), RRF (hybrid), or the
+cross-encoder's score (rerank).
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+
+from app.errors import QueryError
+from app.search.bm25 import BM25Index, client_bm25
+from app.search.fusion import RRF_K, rrf_fuse
+from app.search.hits import Hit
+from app.search.queries import clean_text_query
+from app.search.rerank import get_reranker
+from app.search.vectors import cached_query_vector
+from encoders import get_encoder
+from encoders.base import Encoder
+from indexers.docs import DOC_KIND, resolve_text_encoder_id
+from milvus import Collection, Filter, VectorStore
+
+log = logging.getLogger(__name__)
+
+MODES = ("hybrid", "dense", "bm25")
+BM25_ENGINES = ("auto", "milvus", "client")
+FULL_SCAN_LIMIT = 20_000  # client-side BM25 over the whole collection up to this many rows
+
+
+class Retriever:
+    """Questions → the best chunks and transcript segments of one text collection."""
+
+    def __init__(
+        self,
+        store: VectorStore,
+        encoder_id: str | None = None,
+        device: str = "auto",
+        mode: str = "hybrid",
+        rerank: str | None = None,
+        candidates: int = 50,
+        bm25: str = "auto",
+    ) -> None:
+        if mode not in MODES:
+            raise QueryError(f"unknown retrieval mode {mode!r}; choose {', '.join(MODES)}")
+        if bm25 not in BM25_ENGINES:
+            raise QueryError(f"unknown BM25 engine {bm25!r}; choose {', '.join(BM25_ENGINES)}")
+        self.store, self.device, self.mode, self.candidates, self.bm25 = store, device, mode, candidates, bm25
+        self.encoder_id, self.encoder_reason = resolve_text_encoder_id(encoder_id, store, device)
+        self.reranker = get_reranker(rerank, device) if rerank else None
+
+    @property
+    def encoder(self) -> Encoder:
+        return get_encoder(self.encoder_id, self.device)
+
+    def collection(self) -> Collection:
+        coll = self.store.find(DOC_KIND, self.encoder_id)
+        if coll is None or coll.count() == 0:
+            raise QueryError(f"no documents are indexed with {self.encoder_id} yet; run `mmsearch index docs PATH_OR_URL` first")
+        return coll
+
+    def retrieve(self, question: str, k: int = 5, filter: Filter | None = None) -> list[Hit]:
+        """The `k` best passages for a question, best first."""
+        q = clean_text_query(question)
+        coll = self.collection()
+        n = max(self.candidates, k)
+        want = n if self.reranker else k
+        vec = cached_query_vector(self.encoder, q) if self.mode != "bm25" else None
+        milvus = self.mode != "dense" and self.milvus_bm25(coll)
+        if self.mode == "dense":
+            rows = coll.search(vec, k=want, filter=filter)[0]
+        elif self.mode == "bm25":
+            rows = coll.text_search([q], k=want, filter=filter)[0] if milvus else self._client_bm25(coll, q, want, filter)
+        elif milvus:
+            rows = coll.hybrid_search(vec, q, k=want, filter=filter, candidates=n, rrf_k=RRF_K)
+        else:
+            dense = coll.search(vec, k=n, filter=filter)[0]
+            rows = rrf_fuse([dense, self._client_bm25(coll, q, n, filter, dense)], k=want)
+        hits = [Hit.from_row(r, coll.name) for r in rows]
+        if self.reranker:
+            hits = self.reranker.rerank(q, hits)
+        return hits[:k]
+
+    def weak_match(self, question: str, filter: Filter | None = None) -> str | None:
+        """A sentence when even the closest passage is a weak match for the question: its
+        similarity is below the collection's calibrated good-match score (set when indexing,
+        from what meaningless queries reach). None when it is not, or nothing says."""
+        from indexers.calibration import threshold_for
+
+        if self.mode == "bm25":  # the user asked for words, not meaning
+            return None
+        threshold = threshold_for(self.encoder_id, DOC_KIND, "text", self.store.uri)
+        if threshold is None:
+            return None
+        best = self.collection().search(cached_query_vector(self.encoder, clean_text_query(question)), k=1, filter=filter)[0]
+        if not best or best[0]["score"] >= threshold:
+            return None
+        return (
+            f"the closest passage matches this question only weakly (similarity {best[0]['score']:.2f}, below this "
+            f"collection's good-match score {threshold:.2f}): the answer may not be in your documents"
+        )
+
+    def milvus_bm25(self, coll: Collection) -> bool:
+        """Whether Milvus ranks the full text for this collection (see the module docstring)."""
+        if self.bm25 == "client":
+            return False
+        if self.bm25 == "milvus":
+            if not coll.has_bm25:
+                raise QueryError(f"{coll.name} has no Milvus BM25 index (made by a Milvus without it); use the client's BM25")
+            return True
+        return coll.has_bm25 and not coll.store.is_lite
+
+    def _client_bm25(self, coll: Collection, q: str, n: int, filter: Filter | None, dense: list[dict] | None = None) -> list[dict]:
+        if coll.count() <= FULL_SCAN_LIMIT:
+            return client_bm25(coll, q, n, filter)
+        if dense is None:  # past the scan limit BM25 ranks the dense candidates
+            dense = coll.search(cached_query_vector(self.encoder, q), k=max(4 * n, 200), filter=filter)[0]
+        return BM25Index(dense).search(q, n)
+
+    def embed_for_extractive(self, texts: list[str]) -> np.ndarray:
+        """Question first, then sentences: unit vectors for the extractive answerer."""
+        enc = self.encoder
+        return np.vstack([enc.embed_queries(texts[:1]), enc.embed_documents(texts[1:])])
+
+
+def search_docs(store: VectorStore, query: str, k: int = 10, filter: Filter | None = None, device: str = "auto") -> list[Hit]:
+    """Hybrid search over documents and transcripts (for `search text --kind doc`)."""
+    return Retriever(store, device=device).retrieve(query, k=k, filter=filter)
