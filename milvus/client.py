@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import threading
 import warnings
 from pathlib import Path
+from types import ModuleType
+from urllib.parse import urlparse
 
-from milvus.errors import StoreError, StoreLockedError
+from milvus.errors import StoreError, StoreLockedError, first_line
 
 log = logging.getLogger(__name__)
 
 _clients: dict[str, object] = {}
 _file_locks: dict[str, int] = {}  # Lite path → fd of our lock on it, held while the client lives
 _lock = threading.Lock()
+_import_lock = threading.Lock()
 _verbose = False
 
 
@@ -37,6 +41,42 @@ def quiet_backend_loggers(level: int = logging.CRITICAL) -> None:
     this runs after importing it)."""
     for name in QUIET_LOGGERS:
         logging.getLogger(name).setLevel(level)
+
+
+def import_pymilvus() -> ModuleType:
+    """pymilvus, imported with a MILVUS_URI that is not a URL hidden from it.
+
+    pymilvus reads MILVUS_URI when it is imported and raises "Illegal uri" for a local path
+    such as `./data/my.db`, which for mmsearch is a Milvus Lite database (see
+    `milvus.store.default_uri`). So during its first import the variable is set to ""
+    (set, not removed, so pymilvus's own reading of a `.env` file cannot put it back) and
+    restored straight after. Every import of pymilvus in this package goes through here."""
+    with _import_lock:  # one thread imports; the others wait for the whole module
+        if "pymilvus" in sys.modules:
+            return sys.modules["pymilvus"]
+        uri = os.environ.get("MILVUS_URI")
+        hide = uri is not None and not _pymilvus_takes(uri)
+        if hide:
+            os.environ["MILVUS_URI"] = ""
+        try:
+            import pymilvus
+        finally:
+            if hide:
+                os.environ["MILVUS_URI"] = uri
+    if not _verbose:  # its import resets its loggers: quiet them after it
+        quiet_backend_loggers()
+    return pymilvus
+
+
+def _pymilvus_takes(uri: str) -> bool:
+    """Whether pymilvus's import accepts `uri` from MILVUS_URI: empty, or a URL with a host
+    (its `Connections` rejects anything whose `urlparse` has no netloc)."""
+    if not uri:
+        return True
+    try:
+        return bool(urlparse(uri).netloc)
+    except ValueError:
+        return False
 
 
 def is_lite(uri: str) -> bool:
@@ -78,8 +118,7 @@ def _release_lite_file(uri: str) -> None:
 def connect(uri: str, token: str | None = None, timeout: float = 10.0):
     """A MilvusClient for `uri`; the same object for the same URI in this process
     (a Lite `.db` can be opened only once, even within one process)."""
-    import pymilvus  # noqa: F401  (its import resets its loggers: quiet them after it)
-
+    import_pymilvus()
     if not _verbose:
         quiet_backend_loggers()
     uri = normalise_uri(uri)
@@ -104,9 +143,8 @@ def connect(uri: str, token: str | None = None, timeout: float = 10.0):
 
 
 def _open(uri: str, token: str | None, timeout: float):
-    from pymilvus import MilvusClient
-    from pymilvus.exceptions import MilvusException
-
+    pymilvus = import_pymilvus()
+    MilvusClient, MilvusException = pymilvus.MilvusClient, pymilvus.exceptions.MilvusException
     try:
         with warnings.catch_warnings():  # milvus-lite 2.5 imports the deprecated pkg_resources
             warnings.filterwarnings("ignore", message="pkg_resources is deprecated")
@@ -116,10 +154,10 @@ def _open(uri: str, token: str | None, timeout: float):
         if is_lite(uri) and ("Open local milvus failed" in text or "Locked" in text):
             raise StoreLockedError(uri) from exc
         if not is_lite(uri):
-            raise StoreError(f"cannot reach the Milvus server at {uri}; is it running? ({_first_line(text)})") from exc
-        raise StoreError(f"cannot open the Milvus database at {uri}: {_first_line(text)}") from exc
+            raise StoreError(f"cannot reach the Milvus server at {uri}; is it running? ({first_line(text)})") from exc
+        raise StoreError(f"cannot open the Milvus database at {uri}: {first_line(text)}") from exc
     except Exception as exc:  # grpc/network failures come in many types
-        raise StoreError(f"cannot reach the Milvus server at {uri}: {_first_line(str(exc))}") from exc
+        raise StoreError(f"cannot reach the Milvus server at {uri}: {first_line(str(exc))}") from exc
 
 
 def close(uri: str) -> None:
@@ -142,7 +180,3 @@ def close(uri: str) -> None:
         except ImportError:
             pass
         _release_lite_file(uri)
-
-
-def _first_line(text: str) -> str:
-    return (text.strip().splitlines() or ["unknown error"])[0][:300]

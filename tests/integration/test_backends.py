@@ -137,6 +137,23 @@ def test_indexer_is_idempotent_on_every_backend(store, sample_photos):
     assert store.find("image", "fake:16").count() == first.indexed
 
 
+def test_backend_errors_are_one_store_error_on_every_backend(store):
+    """What each Milvus refuses comes back as StoreError naming the collection, the
+    backend's own exception kept as its cause."""
+    from milvus import StoreError
+
+    coll = store.collection("image", "fake:8", 8)
+    coll.upsert([{"id": "a", "vector": np.ones(8, dtype=np.float32), "price": 1.0}])
+    for call in (
+        lambda: coll.search(np.ones(8, dtype=np.float32), k=2, filter=Filter(("price >>> 1",))),
+        lambda: coll.query(filter=Filter(("price >>> 1",))),
+    ):
+        with pytest.raises(StoreError, match=f"^(search in|query of) {coll.name} failed: ") as info:
+            call()
+        assert "\n" not in str(info.value)
+        assert type(info.value.__cause__).__module__.split(".")[0] in ("pymilvus", "grpc", "milvus_lite")
+
+
 def test_capabilities_are_detected(backend, store):
     """Nullable fields exist in Lite 3 and servers ≥ 2.5 only (elsewhere the store keeps sentinels);
     HNSW everywhere but Lite 2.x, which has FLAT / IVF_FLAT only (and FLAT is its exact one)."""

@@ -129,18 +129,16 @@ def test_our_own_errors_are_not_translated(store):
         coll.search(np.ones(8, dtype=np.float32), k="ten")
     with pytest.raises(StoreError, match="does not fit"):  # our own StoreError passes unchanged
         coll.search(np.ones(5, dtype=np.float32))
-    with pytest.raises(TypeError):
-        with translate("search in c"):
-            raise TypeError("a bug of ours")
+    with pytest.raises(TypeError), translate("search in c"):
+        raise TypeError("a bug of ours")
 
     class RpcError(Exception):  # a gRPC error type, as grpc defines them
         def details(self) -> str:
             return "failed to connect to all addresses\nmore"
 
     RpcError.__module__ = "grpc._channel"
-    with pytest.raises(StoreError, match="^search in c failed: failed to connect to all addresses$"):
-        with translate("search in c"):
-            raise RpcError()
+    with pytest.raises(StoreError, match="^search in c failed: failed to connect to all addresses$"), translate("search in c"):
+        raise RpcError()
 
 
 def test_a_full_disk_behind_a_translated_error_still_reads_as_no_room(tmp_path):
@@ -151,13 +149,11 @@ def test_a_full_disk_behind_a_translated_error_still_reads_as_no_room(tmp_path):
     from milvus.errors import StoreError, translate
 
     db = str(tmp_path / "t.db")
-    with pytest.raises(StoreError) as info:
-        with translate("writing to image__fake_8"):
-            raise MilvusException(code=1, message="[Errno 27] File too large")
+    with pytest.raises(StoreError) as info, translate("writing to image__fake_8"):
+        raise MilvusException(code=1, message="[Errno 27] File too large")
     assert user_message(info.value, db) == f"could not write to the Milvus database at {db}: {NO_ROOM}"
-    with pytest.raises(StoreError) as info:
-        with translate("search in image__fake_8"):
-            raise MilvusException(code=1, message="collection not loaded")
+    with pytest.raises(StoreError) as info, translate("search in image__fake_8"):
+        raise MilvusException(code=1, message="collection not loaded")
     assert user_message(info.value, db) == "search in image__fake_8 failed: collection not loaded"
 
 
@@ -169,24 +165,24 @@ def test_milvus_uri_may_be_a_lite_path(tmp_path):
     import sys
     from pathlib import Path
 
-    db = tmp_path / "x.db"
+    db = tmp_path / "data" / "x.db"
     script = (
         "import os\n"
         "from milvus import VectorStore\n"
         "from milvus.client import close, import_pymilvus\n"
         "import_pymilvus()\n"
-        "assert os.environ['MILVUS_URI'] == URI, os.environ.get('MILVUS_URI')\n"
+        "assert os.environ['MILVUS_URI'] == './data/x.db', os.environ.get('MILVUS_URI')\n"
         "store = VectorStore()\n"  # the database named by MILVUS_URI
-        "assert store.uri == URI, store.uri\n"
+        "assert store.uri == DB_PATH, store.uri\n"
         "coll = store.collection('image', 'fake:4', 4)\n"
         "coll.upsert([{'id': 'a', 'vector': [1.0, 0.0, 0.0, 0.0]}])\n"
         "print('COUNT', coll.count())\n"
         "close(store.uri)\n"
-    ).replace("URI", repr(str(db.resolve())))
-    env = {**os.environ, "MILVUS_URI": str(db)}
+    ).replace("DB_PATH", repr(str(db.resolve())))
+    repo = str(Path(__file__).resolve().parents[2])
+    env = {**os.environ, "MILVUS_URI": "./data/x.db", "PYTHONPATH": os.pathsep.join(filter(None, [repo, os.environ.get("PYTHONPATH")]))}
     env.pop("MMSEARCH_DB", None)
-    repo = Path(__file__).resolve().parents[2]
-    proc = subprocess.run([sys.executable, "-c", script], cwd=repo, env=env, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120, check=False)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "COUNT 1" in proc.stdout
     assert db.is_file()
