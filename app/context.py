@@ -20,6 +20,24 @@ if TYPE_CHECKING:
     from milvus import VectorStore
 
 
+def apply_settings(settings: Settings) -> None:
+    """Hand the settings to the layers below, which never read the environment themselves."""
+    from encoders import weights
+    from indexers import config
+    from milvus import client, servers
+
+    weights.configure(home=settings.home, overrides=settings.weights_overrides)
+    client.configure(token=settings.milvus_token.get_secret_value() if settings.milvus_token else None)
+    servers.configure(server_venv=settings.milvus_server_venv, lite3_venv=settings.lite3_venv)
+    config.configure(
+        max_pixels=settings.max_pixels,
+        max_audio_seconds=settings.max_audio_seconds,
+        thumbs_dir=settings.thumbs,
+        calibration_path=settings.calibration,
+        failpoint=settings.failpoint,
+    )
+
+
 @dataclass
 class Context:
     """Settings plus what they open. `profile` may be given (tests), else it is resolved from
@@ -27,6 +45,9 @@ class Context:
 
     settings: Settings
     given_profile: Any = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        apply_settings(self.settings)
 
     @cached_property
     def store(self) -> "VectorStore":
@@ -58,9 +79,15 @@ class Context:
         """auto, cpu, cuda or mps."""
         return self.settings.device
 
+    def transcriber(self, transcriber_id: str | None = None) -> Any:
+        """The speech-to-text model: `transcriber_id`, else the settings' (MMSEARCH_TRANSCRIBER)."""
+        from encoders.transcribe import get_transcriber
+
+        return get_transcriber(transcriber_id or self.settings.transcriber, self.device)
+
     @cached_property
     def engine(self) -> "SearchEngine":
         """The search engine over the store with the profile's models."""
         from app.search.engine import SearchEngine
 
-        return SearchEngine(self.store, self.profile, self.device)
+        return SearchEngine(self.store, self.profile, self.device, text_encoder=self.settings.text_encoder)

@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> None:
     from encoders import get_encoder
     from encoders.profiles import resolve_profile
     from encoders.transcribe import get_transcriber
-    from indexers.docs import resolve_text_encoder_id
+    from indexers.text_encoder import resolve_text_encoder_id
     from indexers.video import VideoStats, index_video
     from milvus import VectorStore
     from milvus.client import close

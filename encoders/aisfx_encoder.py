@@ -22,9 +22,9 @@ from typing import Any
 import numpy as np
 
 from encoders.base import Encoder, EncoderSpec, WeightsNotFoundError
+from encoders.ids import AISFX_ID
 from encoders.weights import local_weights, override_env_var
 
-AISFX_ID = "aisfx"
 SAMPLE_RATE = 44100
 N_FFT = 2048
 HOP = 1024
@@ -97,7 +97,7 @@ class AisfxEncoder(Encoder):
     # its source first in 165/167 cases (154/167 without), and the reverse direction likewise.
     start_offsets_s: tuple[float, ...] = (0.0, 0.05, 0.10, 0.15, 0.20, 0.25)
     cpu_batch_size = 8
-    has_tags = False
+    has_tags = False  # and so no `text_bridge`: aiSFX has no labels to search by words
 
     def __init__(self, device: str = "auto", batch_size: int | None = None) -> None:
         super().__init__(device=device, batch_size=batch_size)
@@ -118,10 +118,6 @@ class AisfxEncoder(Encoder):
 
     def weights_available(self) -> bool:
         return self._weights_path() is not None
-
-    def text_bridge(self, text_encoder_id: str | None = None) -> Encoder | None:
-        """aiSFX has no labels, so there is nothing to search by words."""
-        return None
 
     def _load(self) -> None:
         import torch
@@ -149,7 +145,7 @@ class AisfxEncoder(Encoder):
         self._window = torch.hann_window(N_FFT, device=self.device)
         self.weights_source = str(path)
 
-    def features(self, samples: np.ndarray):
+    def features(self, samples: np.ndarray) -> Any:
         """The model input for one clip: a (frames ≥ 100, 96) tensor."""
         import torch
 

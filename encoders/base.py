@@ -6,14 +6,24 @@ float32 vectors. Models load lazily, on first use, so building an encoder is che
 
 from __future__ import annotations
 
+import copy
 import logging
 import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 log = logging.getLogger(__name__)
+
+# Labels with their scores, per document: [[("Dog", 0.82), ("Bark", 0.61)], …]
+Labels = list[list[tuple[str, float]]]
+# `get_encoder(id, device, batch_size)`, handed to encoders that build others by id, so that
+# no encoder module imports the registry.
+EncoderLookup = Callable[[str, str, "int | None"], "Encoder"]
+_VIEWS_LOCK = threading.RLock()  # a composite's view takes its parts' views inside it
 
 
 class EncoderError(RuntimeError):
@@ -79,6 +89,12 @@ class Encoder:
     """Base class: lazy loading, batching and normalisation.
 
     Subclasses implement `_load()` and `_embed_documents_batch` / `_embed_queries_batch`.
+    Optional capabilities (tags, a text bridge, sample rate, …) are declared here with safe
+    defaults, so callers read `enc.sample_rate` or call `enc.tags(…)` on any encoder.
+
+    An encoder from `get_encoder` is shared by every caller: do not mutate it. A caller
+    that wants its own batch size takes `enc.with_batch_size(n)`, a view that shares
+    the loaded model.
     """
 
     spec: EncoderSpec
@@ -93,20 +109,103 @@ class Encoder:
     # prepares each document once for all of them; None: nothing to prepare.
     prepare_key: str | None = None
 
+    # -- optional capabilities (safe defaults; subclasses override) ---------------
+    sample_rate: int | None = None
+    """Rate (Hz) of the mono clips an audio encoder embeds; None: not said (indexers assume 16 kHz)."""
+    start_offsets_s: tuple[float, ...] = (0.0,)
+    """Start offsets (s) at which each audio window is also embedded; (0.0,): the window only."""
+    has_tags: bool = False
+    """True when `tags()` gives labels for the documents (PANNs: AudioSet classes)."""
+    image_encoder: Encoder | None = None
+    """The image model a composite encoder runs its documents through (label bridge); else None."""
+
+    # Sub-encoders (attribute names) that must batch like this encoder, so both see the same
+    # chunks and share one forward pass; `with_batch_size` gives them the same batch size.
+    _batch_parts: tuple[str, ...] = ()
+    _origin: Encoder | None = None  # the shared encoder this one is a batch-size view of
+    _model: Any = None  # the loaded model (subclasses)
+
     def __init__(self, device: str = "auto", batch_size: int | None = None) -> None:
         self.device_request = device
         self.batch_size = batch_size or (self.cpu_batch_size if self.device == "cpu" else self.gpu_batch_size)
         self._loaded = False
         self._lock = threading.Lock()
         self.weights_source: str = "not loaded"
+        self._views: dict[int, Encoder] = {}
+
+    def tags(self, items: list[Any], top: int = 5, min_score: float = 0.0) -> Labels | None:
+        """Top labels with their scores, per document; None when this encoder has no tags."""
+        return None
+
+    def classify(self, images: list[Any], top: int = 5) -> Labels | None:
+        """Top class labels with their probabilities, per image; None when it does not classify."""
+        return None
+
+    def text_bridge(self, text_encoder_id: str | None = None) -> Encoder | None:
+        """The encoder that puts this one's documents in a text model's space (text → sound); None if none."""
+        return None
+
+    def pull(self) -> Path | None:
+        """Download the weights (needs a network) and return where they are; None: nothing to download."""
+        return None
+
+    def parts(self) -> tuple[Encoder, ...]:
+        """The encoders a composite encoder is made of (label and tag bridges); () for the others."""
+        return ()
+
+    def text_tokenizer(self) -> tuple[Any, int | None] | None:
+        """The model's own Hugging Face tokenizer and max sequence length (loads it); None if it has none."""
+        return None
+
+    @property
+    def embeds_queries_as_documents(self) -> bool:
+        """True when a query is embedded exactly as a document (aiSFX, PANNs, the fake encoder)."""
+        return type(self)._embed_queries_batch is Encoder._embed_queries_batch
+
+    def parameter_bytes(self) -> int:
+        """Memory of the loaded model's parameters, with its parts' (0 before loading)."""
+        total = 0
+        if hasattr(self._model, "parameters"):
+            total += sum(p.numel() * p.element_size() for p in self._model.parameters())
+        return total + sum(part.parameter_bytes() for part in self.parts())
+
+    # -- per-caller batch size -------------------------------------------------
+    def with_batch_size(self, batch_size: int | None) -> Encoder:
+        """This encoder embedding `batch_size` items at a time: a view that shares the loaded
+        model, its lock and its caches (one per size, so equal sizes give the same view);
+        None, 0 or this encoder's own size give this encoder itself."""
+        if not batch_size or batch_size == self.batch_size:
+            return self
+        origin = self._origin or self
+        if batch_size == origin.batch_size:
+            return origin
+        with _VIEWS_LOCK:
+            views = origin.__dict__.setdefault("_views", {})
+            view = views.get(batch_size)
+            if view is None:
+                view = copy.copy(origin)
+                view.batch_size = batch_size
+                view._origin = origin
+                for name in self._batch_parts:
+                    setattr(view, name, getattr(origin, name).with_batch_size(batch_size))
+                views[batch_size] = view
+        return view
 
     # -- loading -------------------------------------------------------------
     @property
     def device(self) -> str:
+        """The device the model runs on ("auto" resolved)."""
         return resolve_device(self.device_request)
 
-    def load(self) -> "Encoder":
-        """Load the model now (normally done on first embed)."""
+    def load(self) -> Encoder:
+        """Load the model now (normally done on first embed); a view loads its origin's."""
+        origin = self._origin
+        if origin is not None:
+            if not self._loaded:
+                origin.load()
+                own = {"batch_size", "_origin", *self._batch_parts}
+                self.__dict__.update({k: v for k, v in origin.__dict__.items() if k not in own})
+            return self
         with self._lock:
             if not self._loaded:
                 self._load()

@@ -15,18 +15,20 @@ from typing import Any
 import numpy as np
 
 from encoders.base import Encoder, EncoderSpec, l2_normalise
+from encoders.ids import LABEL_BRIDGE_ID
 from encoders.sentence_transformers_encoder import SentenceTransformerEncoder
 from encoders.timm_encoder import TimmEfficientNetEncoder, imagenet_labels
 from encoders.weights import mmsearch_home
-
-LABEL_BRIDGE_ID = "label_bridge:efficientnet_lite0+all-MiniLM-L6-v2"
 
 
 class LabelBridgeEncoder(Encoder):
     """Images → weighted label-text embeddings; queries → MiniLM text embeddings."""
 
-    # Same as the image encoder's, so both see the same chunks and share one forward pass.
+    # Same as the image encoder's, so both see the same chunks and share one forward pass
+    # (`with_batch_size` keeps them equal).
     cpu_batch_size = TimmEfficientNetEncoder.cpu_batch_size
+    _batch_parts = ("image_encoder",)
+    image_encoder: TimmEfficientNetEncoder
 
     def __init__(
         self,
@@ -52,15 +54,21 @@ class LabelBridgeEncoder(Encoder):
         self.prepare_key = self.image_encoder.prepare_key
 
     def prepare_document(self, item: Any) -> Any:
+        """The image encoder's input for `item` (both encoders embed from it)."""
         return self.image_encoder.prepare_document(item)
 
     def weights_available(self) -> bool:
+        """True when both the image and the text model load without a network."""
         return self.image_encoder.weights_available() and self.text_encoder.weights_available()
+
+    def parts(self) -> tuple[Encoder, ...]:
+        """The image encoder and the text encoder."""
+        return (self.image_encoder, self.text_encoder)
 
     def _load(self) -> None:
         # Queries need only the text model; the image side loads on the first document batch.
         self.text_encoder.load()
-        self.weights_source = f"{self.image_encoder._weights_path()} + {self.text_encoder.weights_source}"
+        self.weights_source = f"{self.image_encoder.weights_path()} + {self.text_encoder.weights_source}"
 
     def _embed_documents_batch(self, items: list[Any]) -> np.ndarray:
         if self._label_vecs is None:

@@ -11,6 +11,10 @@ The model class is imported from panns_inference's `models.py` without running t
 package's `__init__`, which shells out to `wget` for the label list on import; the 527
 AudioSet labels ship with mmsearch (encoders/data/audioset_labels.csv, from Google's
 AudioSet ontology, CC BY 4.0).
+
+The tag bridge is built from encoders handed in (the registry builds them); `text_bridge`
+gets the shared bridge through the `lookup` the registry gives, so this module never
+imports the registry.
 """
 
 from __future__ import annotations
@@ -27,20 +31,18 @@ from typing import Any
 
 import numpy as np
 
-from encoders.base import Encoder, EncoderError, EncoderSpec, WeightsNotFoundError
+from encoders.base import Encoder, EncoderError, EncoderLookup, EncoderSpec, Labels, WeightsNotFoundError
+from encoders.ids import PANNS_ID, PANNS_RANDOM_ID, tag_bridge_id
 from encoders.label_bridge import cached_label_vectors, weighted_label_vectors
-from encoders.weights import cache_path, local_weights, override_env_var
+from encoders.weights import cache_path, explicit_weights, local_weights, override_env_var
 
 log = logging.getLogger(__name__)
 
-PANNS_ID = "panns:Cnn14"
-PANNS_RANDOM_ID = "panns:Cnn14/random"
 CHECKPOINT_FILE = "Cnn14_mAP=0.431.pth"
 CHECKPOINT_URL = "https://zenodo.org/record/3987831/files/Cnn14_mAP%3D0.431.pth?download=1"
 SAMPLE_RATE = 32000
 MIN_SAMPLES = SAMPLE_RATE  # CNN14 pools time 32×: pad clips shorter than 1 s
 LABELS_CSV = Path(__file__).parent / "data" / "audioset_labels.csv"
-TAG_BRIDGE_PREFIX = "panns_tags"
 _PKG_ALIAS = "_mmsearch_panns_inference"
 
 
@@ -54,7 +56,7 @@ def audioset_labels() -> list[str]:
     return labels
 
 
-def panns_models_module():
+def panns_models_module() -> types.ModuleType:
     """panns_inference/models.py, imported under a private package name so that the
     package's `__init__` (which runs `wget` on import) never executes."""
     name = f"{_PKG_ALIAS}.models"
@@ -97,7 +99,11 @@ def _load_state_dict(path: Path) -> dict[str, Any]:
 
 
 class PannsEncoder(Encoder):
-    """Clips (mono float32 at 32 kHz) → 2048-d CNN14 embeddings; `tags()` gives AudioSet labels."""
+    """Clips (mono float32 at 32 kHz) → 2048-d CNN14 embeddings; `tags()` gives AudioSet labels.
+
+    `lookup` (the registry's `get_encoder`) lets `text_bridge` return the shared tag bridge;
+    without it (an encoder built directly) the bridge is built here, with its own text model.
+    """
 
     sample_rate = SAMPLE_RATE
     start_offsets_s: tuple[float, ...] = (0.0,)
@@ -111,8 +117,10 @@ class PannsEncoder(Encoder):
         checkpoint_path: str | Path | None = None,
         device: str = "auto",
         batch_size: int | None = None,
+        lookup: EncoderLookup | None = None,
     ) -> None:
         super().__init__(device=device, batch_size=batch_size)
+        self.lookup = lookup
         self.pretrained = pretrained
         self.checkpoint_path = Path(checkpoint_path).expanduser() if checkpoint_path else None
         self.spec = EncoderSpec(
@@ -134,12 +142,13 @@ class PannsEncoder(Encoder):
         if self.checkpoint_path is not None:
             return self.checkpoint_path if self.checkpoint_path.is_file() else None
         found = local_weights(PANNS_ID, CHECKPOINT_FILE)
-        if found is not None or os.environ.get(override_env_var(PANNS_ID)):
+        if found is not None or explicit_weights(PANNS_ID) is not None:
             return found
         default = _default_panns_path()
         return default if default.is_file() and default.stat().st_size > 3e8 else None
 
     def weights_available(self) -> bool:
+        """True when the checkpoint is on this machine (always, for random weights)."""
         return not self.pretrained or self._weights_path() is not None
 
     def pull(self) -> Path:
@@ -217,11 +226,12 @@ class PannsEncoder(Encoder):
         return self.forward(items)[0]
 
     def labels(self) -> list[str]:
+        """The 527 AudioSet class names, in the order of the tag scores."""
         if self._labels is None:
             self._labels = audioset_labels()
         return self._labels
 
-    def tags(self, items: list[Any], top: int = 5, min_score: float = 0.0) -> list[list[tuple[str, float]]]:
+    def tags(self, items: list[Any], top: int = 5, min_score: float = 0.0) -> Labels:
         """Top AudioSet labels with their scores, per clip."""
         _, probs = self.forward(items)
         names = self.labels()
@@ -232,16 +242,17 @@ class PannsEncoder(Encoder):
         return out
 
     def text_bridge(self, text_encoder_id: str | None = None) -> Encoder:
-        """The encoder that puts this model's tags in a text model's space (text → sound)."""
-        from encoders.registry import get_encoder
+        """The encoder that puts this model's tags in a text model's space (text → sound),
+        batching like this encoder so both share one forward pass per chunk."""
+        bridge_id = tag_bridge_id(self.spec.id, text_encoder_id)
+        if self.lookup is not None:
+            return self.lookup(bridge_id, self.device_request, self.batch_size)
+        from encoders.sentence_transformers_encoder import SentenceTransformerEncoder
 
-        return get_encoder(tag_bridge_id(self.spec.id, text_encoder_id), self.device_request)
-
-
-def tag_bridge_id(audio_id: str = PANNS_ID, text_encoder_id: str | None = None) -> str:
-    """e.g. ("panns:Cnn14", "sentence_transformers:all-MiniLM-L6-v2") → "panns_tags:Cnn14+all-MiniLM-L6-v2"."""
-    text = (text_encoder_id or "sentence_transformers:all-MiniLM-L6-v2").split(":", 1)[-1]
-    return f"{TAG_BRIDGE_PREFIX}:{audio_id.split(':', 1)[1]}+{text}"
+        text_name = bridge_id.rpartition("+")[2]
+        model, _, dim = text_name.partition("@")
+        text = SentenceTransformerEncoder(model, dim=int(dim) if dim else None, device=self.device_request)
+        return PannsTagBridgeEncoder(self, text, device=self.device_request)
 
 
 class PannsTagBridgeEncoder(Encoder):
@@ -253,6 +264,8 @@ class PannsTagBridgeEncoder(Encoder):
     """
 
     cpu_batch_size = PannsEncoder.cpu_batch_size  # same chunks as the audio encoder: one forward pass
+    has_tags = True
+    _batch_parts = ("audio_encoder",)  # `with_batch_size` keeps the chunks equal
 
     def __init__(self, audio_encoder: PannsEncoder, text_encoder: Encoder, top_k: int = 5, device: str = "auto", batch_size: int | None = None) -> None:
         super().__init__(device=device, batch_size=batch_size or audio_encoder.batch_size)
@@ -272,14 +285,20 @@ class PannsTagBridgeEncoder(Encoder):
         self._label_vecs: np.ndarray | None = None
 
     def weights_available(self) -> bool:
+        """True when both the audio and the text model load without a network."""
         return self.audio_encoder.weights_available() and self.text_encoder.weights_available()
+
+    def parts(self) -> tuple[Encoder, ...]:
+        """The audio encoder and the text encoder."""
+        return (self.audio_encoder, self.text_encoder)
 
     def _load(self) -> None:
         # Queries need only the text model; the audio side loads on the first document batch.
         self.text_encoder.load()
         self.weights_source = f"{self.audio_encoder.spec.id} + {self.text_encoder.weights_source}"
 
-    def tags(self, items: list[Any], top: int = 5, min_score: float = 0.0) -> list[list[tuple[str, float]]]:
+    def tags(self, items: list[Any], top: int = 5, min_score: float = 0.0) -> Labels:
+        """The audio encoder's AudioSet tags for the clips."""
         return self.audio_encoder.tags(items, top=top, min_score=min_score)
 
     def _embed_documents_batch(self, items: list[Any]) -> np.ndarray:

@@ -9,23 +9,19 @@ else `offline`. Nothing here downloads anything.
 from __future__ import annotations
 
 import dataclasses
-import os
 from dataclasses import dataclass
 
-from encoders.aisfx_encoder import AISFX_ID
 from encoders.base import EncoderError
-from encoders.label_bridge import LABEL_BRIDGE_ID
-from encoders.panns_encoder import PANNS_ID
+from encoders.ids import AISFX_ID, EFFICIENTNET_ID, LABEL_BRIDGE_ID, MINILM_ID, PANNS_ID, RESNET50_ID
 from encoders.registry import get_encoder
-from encoders.sentence_transformers_encoder import MINILM_ID
-from encoders.timm_encoder import EFFICIENTNET_ID
-from encoders.torchvision_encoder import RESNET50_ID
 
 CLIP_ID = "open_clip:ViT-B-32/laion2b_s34b_b79k"
 
 
 @dataclass(frozen=True)
 class Profile:
+    """The encoder ids that fill and answer each kind of search."""
+
     name: str
     image_encoders: tuple[str, ...]  # every collection `index images` fills
     text_to_image: str  # answers text queries over images
@@ -63,12 +59,13 @@ PROFILES: dict[str, Profile] = {
 
 
 def full_weights_available(device: str = "auto") -> bool:
+    """True when every image encoder of profile full has its weights on this machine."""
     return all(get_encoder(e, device).weights_available() for e in PROFILES["full"].image_encoders)
 
 
 def resolve_profile(name: str | None = None, device: str = "auto") -> tuple[Profile, str]:
     """The profile to use and a sentence saying why. `None` reads `MMSEARCH_PROFILE` (default auto)."""
-    name = (name or os.environ.get("MMSEARCH_PROFILE") or "auto").lower()
+    name = (name or "auto").lower()
     if name == "auto":
         if full_weights_available(device):
             if get_encoder(PANNS_ID, device).weights_available():

@@ -1,14 +1,26 @@
 """Encoders by id string, e.g. `get_encoder("open_clip:ViT-B-16-SigLIP/webli")`.
 
-Instances are shared per (id, device) so a model loads once per process, and the
-offline label bridge reuses the EfficientNet forward pass of the image encoder.
+An id is `FAMILY:NAME`. `FAMILIES` is the table of families: for each, the class that
+builds it (imported only when an encoder of that family is built, so heavy libraries load
+only then) and how the name part becomes constructor arguments. `KNOWN_IDS` is the
+catalogue of ids a user is likely to want.
+
+Encoders are shared per (id, device) so a model loads once per process, and the offline
+label bridge reuses the EfficientNet forward pass of the image encoder. Callers never
+mutate a shared encoder: `get_encoder(id, device, batch_size)` returns a view with its
+own batch size that shares the loaded model (`Encoder.with_batch_size`).
 """
 
 from __future__ import annotations
 
+import importlib
 import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
 
 from encoders.base import Encoder, EncoderError
+from encoders.ids import EFFICIENTNET_ID, LABEL_BRIDGE_ID, MINILM_ID
 
 # Ids a user is likely to want; any open_clip model/tag and sentence-transformers name works too.
 KNOWN_IDS: dict[str, str] = {
@@ -25,76 +37,130 @@ KNOWN_IDS: dict[str, str] = {
     "fake:16": "deterministic hash vectors (tests only)",
 }
 
+
+@dataclass(frozen=True)
+class Build:
+    """How to construct one encoder: keyword arguments, and sub-encoders built first by id."""
+
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    parts: dict[str, str] = field(default_factory=dict)  # constructor argument → encoder id
+
+
+@dataclass(frozen=True)
+class Family:
+    """One family of encoders: the `FAMILY` in `FAMILY:NAME`."""
+
+    name: str
+    target: str  # "module:Class", imported only when an encoder of the family is built
+    parse: Callable[[str], Build | None]  # the NAME part → how to build; None: not a name it knows
+    description: str
+    device: bool = True  # pass the device on (the fake encoder always runs on the CPU)
+    lookup: bool = False  # pass `get_encoder` as `lookup` (an encoder that gets others by id)
+
+    def load_class(self) -> Callable[..., Encoder]:
+        """The encoder class (or factory), imported now."""
+        module, _, attr = self.target.partition(":")
+        return getattr(importlib.import_module(module), attr)
+
+
+def _fake(name: str) -> Build | None:
+    return Build({"dim": int(name or 16)})
+
+
+def _open_clip(name: str) -> Build | None:
+    if not name:
+        return None
+    model, _, tag = name.partition("/")
+    return Build({"model": model, "pretrained": None if tag in ("", "random") else tag})
+
+
+def _random_suffix(base: str) -> Callable[[str], Build | None]:
+    """`base` → pretrained weights, `base/random` → random weights (tests, benchmarks)."""
+
+    def parse(name: str) -> Build | None:
+        if name not in (base, f"{base}/random"):
+            return None
+        return Build({"pretrained": not name.endswith("/random")})
+
+    return parse
+
+
+def _only(*names: str) -> Callable[[str], Build | None]:
+    """A family with a fixed set of names and no arguments."""
+
+    def parse(name: str) -> Build | None:
+        return Build() if name in names else None
+
+    return parse
+
+
+def _sentence_transformers(name: str) -> Build | None:
+    if not name:
+        return None
+    model, _, dim = name.partition("@")
+    return Build({"name": model, "dim": int(dim) if dim else None})
+
+
+def _label_bridge(name: str) -> Build | None:
+    encoder_id = f"label_bridge:{name}"
+    if encoder_id != LABEL_BRIDGE_ID:
+        raise EncoderError(f"unknown label bridge {encoder_id!r}; known: {LABEL_BRIDGE_ID}")
+    return Build(parts={"image_encoder": EFFICIENTNET_ID, "text_encoder": MINILM_ID})
+
+
+def _panns_tags(name: str) -> Build | None:
+    if "+" not in name:
+        return None
+    audio, _, text = name.partition("+")
+    return Build(parts={"audio_encoder": f"panns:{audio}", "text_encoder": f"sentence_transformers:{text}"})
+
+
+FAMILIES: dict[str, Family] = {
+    f.name: f
+    for f in (
+        Family("fake", "encoders.fake:FakeEncoder", _fake, "deterministic hash vectors, `fake:DIM` (tests only)", device=False),
+        Family("open_clip", "encoders.open_clip_encoder:OpenClipEncoder", _open_clip, "any open_clip model, `open_clip:MODEL/TAG` (tag `random`: random weights)"),
+        Family("torchvision", "encoders.torchvision_encoder:TorchvisionResNet50Encoder", _random_suffix("resnet50"), "torchvision ResNet50, `resnet50` or `resnet50/random`"),
+        Family("timm", "encoders.timm_encoder:TimmEfficientNetEncoder", _only("efficientnet_lite0"), "EfficientNet-Lite0 with packaged ImageNet weights"),
+        Family("sentence_transformers", "encoders.sentence_transformers_encoder:SentenceTransformerEncoder", _sentence_transformers, "any sentence-transformers model, `NAME` or `NAME@DIM` (Matryoshka)"),
+        Family("label_bridge", "encoders.label_bridge:LabelBridgeEncoder", _label_bridge, "ImageNet labels of EfficientNet-Lite0 × MiniLM (offline text→image)"),
+        Family("aisfx", "encoders.aisfx_encoder:AisfxEncoder", _only("", "default"), "aiSFX sound-effects embeddings, packaged weights"),
+        Family("panns", "encoders.panns_encoder:PannsEncoder", _random_suffix("Cnn14"), "PANNs CNN14, `Cnn14` or `Cnn14/random`", lookup=True),
+        Family("panns_tags", "encoders.panns_encoder:PannsTagBridgeEncoder", _panns_tags, "CNN14's AudioSet tags × a text model, `AUDIO+TEXT`"),
+    )
+}
+
 _cache: dict[tuple[str, str], Encoder] = {}
-_lock = threading.RLock()
+_lock = threading.RLock()  # reentrant: a composite's build gets its parts
 
 
 def known_encoder_ids() -> list[str]:
+    """The catalogue's ids (any open_clip or sentence-transformers name works too)."""
     return list(KNOWN_IDS)
 
 
 def get_encoder(encoder_id: str, device: str = "auto", batch_size: int | None = None) -> Encoder:
-    """Build (or reuse) the encoder for an id; unknown ids list the known ones."""
+    """The shared encoder for an id (built on first use); with `batch_size`, a view of it with
+    that batch size, sharing the loaded model. Unknown ids list the known ones."""
     with _lock:
         key = (encoder_id, device)
-        if key not in _cache:
-            _cache[key] = _build(encoder_id, device)
-        enc = _cache[key]
-        if batch_size:
-            enc.batch_size = batch_size
-        return enc
+        enc = _cache.get(key)
+        if enc is None:
+            enc = _cache[key] = _build(encoder_id, device)
+    return enc.with_batch_size(batch_size)
 
 
 def _build(encoder_id: str, device: str) -> Encoder:
-    family, _, name = encoder_id.partition(":")
-    if family == "fake":
-        from encoders.fake import FakeEncoder
-
-        return FakeEncoder(dim=int(name or 16))
-    if family == "open_clip" and name:
-        from encoders.open_clip_encoder import OpenClipEncoder
-
-        model, _, tag = name.partition("/")
-        return OpenClipEncoder(model, None if tag in ("", "random") else tag, device=device)
-    if family == "torchvision" and name in ("resnet50", "resnet50/random"):
-        from encoders.torchvision_encoder import TorchvisionResNet50Encoder
-
-        return TorchvisionResNet50Encoder(pretrained=not name.endswith("/random"), device=device)
-    if family == "timm" and name == "efficientnet_lite0":
-        from encoders.timm_encoder import TimmEfficientNetEncoder
-
-        return TimmEfficientNetEncoder(device=device)
-    if family == "sentence_transformers" and name:
-        from encoders.sentence_transformers_encoder import SentenceTransformerEncoder
-
-        model, _, dim = name.partition("@")
-        return SentenceTransformerEncoder(model, dim=int(dim) if dim else None, device=device)
-    if family == "label_bridge":
-        from encoders.label_bridge import LABEL_BRIDGE_ID, LabelBridgeEncoder
-
-        if encoder_id != LABEL_BRIDGE_ID:
-            raise EncoderError(f"unknown label bridge {encoder_id!r}; known: {LABEL_BRIDGE_ID}")
-        return LabelBridgeEncoder(
-            image_encoder=get_encoder("timm:efficientnet_lite0", device),  # type: ignore[arg-type]
-            text_encoder=get_encoder("sentence_transformers:all-MiniLM-L6-v2", device),  # type: ignore[arg-type]
-            device=device,
-        )
-    if family == "aisfx" and name in ("", "default"):
-        from encoders.aisfx_encoder import AisfxEncoder
-
-        return AisfxEncoder(device=device)
-    if family == "panns" and name in ("Cnn14", "Cnn14/random"):
-        from encoders.panns_encoder import PannsEncoder
-
-        return PannsEncoder(pretrained=not name.endswith("/random"), device=device)
-    if family == "panns_tags" and "+" in name:
-        from encoders.panns_encoder import PannsTagBridgeEncoder
-
-        audio, _, text = name.partition("+")
-        return PannsTagBridgeEncoder(
-            audio_encoder=get_encoder(f"panns:{audio}", device),  # type: ignore[arg-type]
-            text_encoder=get_encoder(f"sentence_transformers:{text}", device),
-            device=device,
-        )
-    known = "\n  ".join(f"{k}  — {v}" for k, v in KNOWN_IDS.items())
-    raise EncoderError(f"unknown encoder {encoder_id!r}. Known encoders:\n  {known}")
+    family_name, _, name = encoder_id.partition(":")
+    family = FAMILIES.get(family_name)
+    build = family.parse(name) if family is not None else None
+    if family is None or build is None:
+        known = "\n  ".join(f"{k}  — {v}" for k, v in KNOWN_IDS.items())
+        raise EncoderError(f"unknown encoder {encoder_id!r}. Known encoders:\n  {known}")
+    kwargs = dict(build.kwargs)
+    kwargs.update({arg: get_encoder(part_id, device) for arg, part_id in build.parts.items()})
+    if family.device:
+        kwargs["device"] = device
+    if family.lookup:
+        kwargs["lookup"] = get_encoder
+    return family.load_class()(**kwargs)

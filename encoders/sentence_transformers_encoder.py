@@ -11,8 +11,6 @@ import numpy as np
 from encoders.base import Encoder, EncoderSpec, WeightsNotFoundError
 from encoders.weights import local_weights, override_env_var
 
-MINILM_ID = "sentence_transformers:all-MiniLM-L6-v2"
-
 # Known models: dim, and whether they were trained for Matryoshka truncation.
 KNOWN_TEXT_MODELS: dict[str, dict[str, Any]] = {
     "all-MiniLM-L6-v2": {"dim": 384, "hub": "sentence-transformers/all-MiniLM-L6-v2"},
@@ -104,6 +102,12 @@ class SentenceTransformerEncoder(Encoder):
             real = self._model.get_sentence_embedding_dimension()
             object.__setattr__(self.spec, "dim", self.truncate_dim or real)
 
+    def text_tokenizer(self) -> tuple[Any, int | None] | None:
+        """The model's tokenizer and max sequence length (chunking documents by tokens); loads the model."""
+        self.load()
+        tok = getattr(self._model, "tokenizer", None)
+        return None if tok is None else (tok, getattr(self._model, "max_seq_length", None))
+
     def _encode(self, texts: list[str], prefix: str) -> np.ndarray:
         texts = [prefix + t for t in texts]
         vecs = self._model.encode(texts, batch_size=self.batch_size, convert_to_numpy=True, normalize_embeddings=False)
@@ -118,6 +122,3 @@ class SentenceTransformerEncoder(Encoder):
     def _embed_queries_batch(self, items: list[Any]) -> np.ndarray:
         return self._encode([str(t) for t in items], self.info.get("query_prefix", ""))
 
-
-def offline_text_encoder_available() -> bool:
-    return packaged_minilm_path() is not None or bool(os.environ.get(override_env_var(MINILM_ID)))

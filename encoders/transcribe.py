@@ -15,14 +15,14 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 
 from encoders.base import EncoderError, WeightsNotFoundError, resolve_device
-from encoders.weights import local_weights, override_env_var, slug, weights_cache_dir
+from encoders.weights import explicit_weights, local_weights, override_env_var, slug, weights_cache_dir
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +33,8 @@ DEFAULT_TRANSCRIBER = "faster-whisper:tiny.en"
 
 @dataclass(frozen=True)
 class TranscriptSegment:
+    """One stretch of speech: its start and end (seconds into the audio) and its words."""
+
     start_s: float
     end_s: float
     text: str
@@ -40,13 +42,15 @@ class TranscriptSegment:
 
 @dataclass
 class Transcript:
+    """A transcription: timed segments, the detected (or given) language and the audio length."""
+
     segments: list[TranscriptSegment]
     language: str | None
     duration_s: float
-    meta: dict[str, Any] = field(default_factory=dict)
 
     @property
     def text(self) -> str:
+        """All the segments' words, in order."""
         return " ".join(s.text for s in self.segments).strip()
 
 
@@ -133,6 +137,7 @@ class Transcriber:
 
     @property
     def device(self) -> str:
+        """The device Whisper runs on (CTranslate2 has no MPS: the CPU there)."""
         dev = resolve_device(self.device_request)
         return "cpu" if dev == "mps" else dev
 
@@ -140,8 +145,8 @@ class Transcriber:
     def _resolve_weights(self) -> tuple[str, str]:
         """(what to load, where it came from); nothing here downloads."""
         env = override_env_var(self.id)
-        if os.environ.get(env):
-            p = Path(os.environ[env]).expanduser()
+        p = explicit_weights(self.id)
+        if p is not None:
             if not p.exists():
                 raise WeightsNotFoundError(self.id, env, f"{p} does not exist")
             return str(p), f"explicit path {p}"
@@ -203,12 +208,11 @@ class Transcriber:
         return whisper.load_model(what, device=self.device)
 
     # -- transcription -------------------------------------------------------
-    def transcribe(self, audio: np.ndarray | str | Path, language: str | None = None) -> Transcript:
-        """Transcribe 16 kHz mono float32 samples (or a sound file) into timed segments."""
+    def transcribe(self, audio: np.ndarray, language: str | None = None) -> Transcript:
+        """Transcribe 16 kHz mono float32 samples into timed segments (decoding a sound file
+        is the caller's: `indexers.audio_io.decode_audio(path, target_rate=SAMPLE_RATE)`)."""
         if not isinstance(audio, np.ndarray):
-            from indexers.audio_io import decode_audio
-
-            audio = decode_audio(audio, target_rate=SAMPLE_RATE).samples
+            raise TypeError(f"transcribe takes 16 kHz mono samples (a numpy array), not {type(audio).__name__}")
         audio = np.ascontiguousarray(audio, dtype=np.float32)
         duration = audio.size / SAMPLE_RATE
         if audio.size == 0:
@@ -264,8 +268,8 @@ _CACHE_LOCK = threading.Lock()
 
 
 def get_transcriber(transcriber_id: str | None = None, device: str = "auto") -> Transcriber:
-    """A shared transcriber (`MMSEARCH_TRANSCRIBER` or faster-whisper:tiny.en by default)."""
-    tid = transcriber_id or os.environ.get("MMSEARCH_TRANSCRIBER") or DEFAULT_TRANSCRIBER
+    """A shared transcriber (faster-whisper:tiny.en by default; the app passes its settings' choice)."""
+    tid = transcriber_id or DEFAULT_TRANSCRIBER
     with _CACHE_LOCK:
         key = (tid, device)
         if key not in _CACHE:
@@ -292,7 +296,3 @@ def word_error_rate(reference: str, hypothesis: str) -> float:
             cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (r != h))
         prev = cur
     return prev[-1] / len(ref)
-
-
-def segments_as_tuples(segments: Iterable[TranscriptSegment]) -> list[tuple[float, float, str]]:
-    return [(s.start_s, s.end_s, s.text) for s in segments]

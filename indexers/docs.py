@@ -17,7 +17,6 @@ import codecs
 import hashlib
 import io
 import logging
-import os
 import re
 import time
 import urllib.error
@@ -28,6 +27,7 @@ from typing import Any, Iterable, Sequence
 
 from encoders.base import Encoder
 from indexers.calibration import calibrate_from_distribution
+from indexers.text_encoder import DOC_KIND, resolve_text_encoder_id  # noqa: F401 (DOC_KIND: the row kind of chunks too)
 from indexers.chunking import Chunk, Section, TokenSpans, chunk_sections, hf_token_spans, regex_token_spans
 from indexers.files import discover, item_id
 from indexers.report import IndexReport
@@ -35,10 +35,7 @@ from milvus import Collection, Filter, VectorStore
 
 log = logging.getLogger(__name__)
 
-DOC_KIND = "doc"  # the collection kind, and the row kind of document chunks
 SEGMENT_KIND = "segment"  # row kind of transcript segments (audio, video)
-DEFAULT_TEXT_ENCODER = "sentence_transformers:all-MiniLM-L6-v2"  # packaged, works offline
-ONLINE_TEXT_ENCODER = "sentence_transformers:nomic-embed-text-v1.5"  # used when its weights are on this machine
 DEFAULT_CHUNK_TOKENS = 200
 DEFAULT_OVERLAP = 40
 DEFAULT_MAX_BYTES = 50 * 1024 * 1024
@@ -88,30 +85,6 @@ class DocsIndexReport(IndexReport):
         return {**super().to_dict(), "chunks": self.chunks, "removed": self.removed, "encoder": self.encoder}
 
 
-# -- which encoder --------------------------------------------------------------------
-def resolve_text_encoder_id(explicit: str | None = None, store: VectorStore | None = None, device: str = "auto") -> tuple[str, str]:
-    """The text encoder id and why: `explicit` → `MMSEARCH_TEXT_ENCODER` → the encoder of the
-    store's fullest doc collection → nomic-embed-text-v1.5 if its weights are here → MiniLM."""
-    if explicit:
-        return explicit, "chosen explicitly"
-    env = os.environ.get("MMSEARCH_TEXT_ENCODER")
-    if env:
-        return env, "from MMSEARCH_TEXT_ENCODER"
-    if store is not None:
-        docs = [c for c in store.list_collections() if c.kind == DOC_KIND]
-        if docs:
-            best = max(docs, key=lambda c: c.count)
-            return best.encoder, f"the encoder of the existing collection {best.name}"
-    from encoders import get_encoder
-
-    try:
-        if get_encoder(ONLINE_TEXT_ENCODER, device).weights_available():
-            return ONLINE_TEXT_ENCODER, "its weights are on this machine"
-    except Exception:  # a broken hub cache must not stop the offline default
-        log.debug("checking %s failed", ONLINE_TEXT_ENCODER, exc_info=True)
-    return DEFAULT_TEXT_ENCODER, "offline default (nomic-embed-text-v1.5 weights not found)"
-
-
 def text_collection(store: VectorStore, encoder: Encoder, create: bool = True) -> Collection:
     """The doc collection of `encoder` (records its id and dim); BM25 where the store has it."""
     if not encoder.spec.dim:
@@ -121,14 +94,11 @@ def text_collection(store: VectorStore, encoder: Encoder, create: bool = True) -
 
 def token_spans_for(encoder: Encoder) -> tuple[TokenSpans, int | None]:
     """The encoder's own tokenizer (and its max sequence length) when it has one, else words."""
-    if not encoder.spec.id.startswith("sentence_transformers:"):
+    found = encoder.text_tokenizer()
+    if found is None:
         return regex_token_spans, None
-    encoder.load()
-    model = getattr(encoder, "_model", None)
-    tok = getattr(model, "tokenizer", None)
-    if tok is None:
-        return regex_token_spans, None
-    return hf_token_spans(tok), getattr(model, "max_seq_length", None)
+    tok, max_len = found
+    return hf_token_spans(tok), max_len
 
 
 # -- reading ----------------------------------------------------------------------------

@@ -7,8 +7,9 @@ import os
 import warnings
 from pathlib import Path
 
+from indexers import config
+
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"})
-DEFAULT_MAX_PIXELS = 100_000_000  # 10 000 × 10 000
 
 
 class ImageDecodeError(ValueError):
@@ -16,7 +17,8 @@ class ImageDecodeError(ValueError):
 
 
 def max_pixels() -> int:
-    return int(os.environ.get("MMSEARCH_MAX_PIXELS", DEFAULT_MAX_PIXELS))
+    """The largest image (width × height) that is decoded; larger ones are refused from the header."""
+    return config.current().max_pixels
 
 
 def open_image(source: str | Path | bytes, max_side: int = 512):

@@ -151,7 +151,7 @@ def label_extras(enc: Encoder, images: list[Any]) -> list[dict[str, Any]]:
 def predicted_labels(enc: Encoder, images: list[Any]) -> list[str | None]:
     """Top-5 ImageNet labels with probabilities, for encoders that classify (the offline
     label bridge); None for the others."""
-    classify = getattr(getattr(enc, "image_encoder", None), "classify", None)
-    if classify is None:
+    labels = enc.image_encoder.classify(images, top=5) if enc.image_encoder is not None else None
+    if labels is None:
         return [None] * len(images)
-    return ["; ".join(f"{name} ({p:.2f})" for name, p in labels) for labels in classify(images, top=5)]
+    return ["; ".join(f"{name} ({p:.2f})" for name, p in top) for top in labels]

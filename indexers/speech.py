@@ -30,7 +30,7 @@ def transcribe_track(path: str | Path, transcriber: Any, media: str = "video") -
         return []
     tr = transcriber.transcribe(audio.samples)
     lang = tr.language
-    return [Segment(s.start_s, s.end_s, s.text, {"media": media, "language": lang, "transcriber": getattr(transcriber, "id", "")}) for s in tr.segments]
+    return [Segment(s.start_s, s.end_s, s.text, {"media": media, "language": lang, "transcriber": transcriber.id}) for s in tr.segments]
 
 
 def index_speech(

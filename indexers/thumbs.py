@@ -1,16 +1,18 @@
-"""Where thumbnails live: beside a Lite `.db` (`data/thumbs/`), else under MMSEARCH_HOME."""
+"""Where thumbnails live: the configured folder, else beside a Lite `.db` (`data/thumbs/`), else under
+the mmsearch home."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from encoders.weights import mmsearch_home
+from indexers import config
 from milvus.client import is_lite
 
 
 def thumbs_dir(store_uri: str) -> Path:
-    override = os.environ.get("MMSEARCH_THUMBS")
+    """The thumbnail folder of a store."""
+    override = config.current().thumbs_dir
     if override:
         return Path(override)
     if is_lite(store_uri):
@@ -19,4 +21,5 @@ def thumbs_dir(store_uri: str) -> Path:
 
 
 def thumb_path(store_uri: str, item_id: str) -> Path:
+    """The thumbnail file of an item."""
     return thumbs_dir(store_uri) / item_id[:2] / f"{item_id}.jpg"

@@ -115,6 +115,15 @@ def _release_lite_file(uri: str) -> None:
         os.close(fd)
 
 
+_token: str = ""
+
+
+def configure(token: str | None = None) -> None:
+    """The token for Milvus servers that check one (the settings' MILVUS_TOKEN)."""
+    global _token
+    _token = token or ""
+
+
 def connect(uri: str, token: str | None = None, timeout: float = 10.0):
     """A MilvusClient for `uri`; the same object for the same URI in this process
     (a Lite `.db` can be opened only once, even within one process)."""
@@ -148,7 +157,7 @@ def _open(uri: str, token: str | None, timeout: float):
     try:
         with warnings.catch_warnings():  # milvus-lite 2.5 imports the deprecated pkg_resources
             warnings.filterwarnings("ignore", message="pkg_resources is deprecated")
-            return MilvusClient(uri=uri, token=token or os.environ.get("MILVUS_TOKEN", ""), timeout=timeout)
+            return MilvusClient(uri=uri, token=token or _token, timeout=timeout)
     except MilvusException as exc:
         text = str(exc)
         if is_lite(uri) and ("Open local milvus failed" in text or "Locked" in text):

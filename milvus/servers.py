@@ -26,8 +26,15 @@ from milvus.errors import StoreError
 log = logging.getLogger(__name__)
 
 REPO = Path(__file__).resolve().parents[1]
-SERVER_VENV = Path(os.environ.get("MMSEARCH_MILVUS_SERVER_VENV", REPO / ".venv-milvus-server"))
-LITE3_VENV = Path(os.environ.get("MMSEARCH_LITE3_VENV", REPO / ".venv-lite3"))
+SERVER_VENV = REPO / ".venv-milvus-server"  # `make server-venv`; see `configure`
+LITE3_VENV = REPO / ".venv-lite3"  # `make lite3-venv`
+
+
+def configure(server_venv: Path | None = None, lite3_venv: Path | None = None) -> None:
+    """Where the test/benchmark server venvs are (the settings' MMSEARCH_MILVUS_SERVER_VENV, MMSEARCH_LITE3_VENV)."""
+    global SERVER_VENV, LITE3_VENV
+    SERVER_VENV = Path(server_venv) if server_venv else SERVER_VENV
+    LITE3_VENV = Path(lite3_venv) if lite3_venv else LITE3_VENV
 BACKENDS = ("lite-server", "lite3-server", "milvus-2.3.5")
 
 # Runs inside the server venv with `python -I` (no cwd on sys.path: `milvus` is the PyPI package there).

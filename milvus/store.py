@@ -15,7 +15,6 @@ from __future__ import annotations
 import functools
 import json
 import logging
-import os
 import re
 import time
 from collections.abc import Callable
@@ -25,12 +24,18 @@ from typing import Any, Iterable, Iterator, Sequence, TypeVar
 
 import numpy as np
 
-from encoders.base import l2_normalise
 from milvus.client import connect, import_pymilvus, is_lite, normalise_uri
 from milvus.errors import CollectionMismatchError, StoreError, translate
 from milvus.filters import STAND_INS, Filter, to_stand_ins
 
 log = logging.getLogger(__name__)
+
+
+def unit_rows(x: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit length (all-zero rows stay zero): cosine collections are stored and
+    searched as inner product over unit vectors, whoever made the vectors."""
+    x = np.asarray(x, dtype=np.float32)
+    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
 
 DEFAULT_LITE_PATH = "./data/mmsearch.db"
 SCALAR_FIELDS = ("source", "kind", "title", "text", "price", "currency", "category", "start_s", "end_s", "meta")
@@ -109,8 +114,9 @@ def search_params_for(index_type: str, k: int) -> dict[str, Any]:
 
 
 def default_uri() -> str:
-    """`--db` falls back to `MMSEARCH_DB`, then `MILVUS_URI`, then `./data/mmsearch.db`."""
-    return os.environ.get("MMSEARCH_DB") or os.environ.get("MILVUS_URI") or DEFAULT_LITE_PATH
+    """The database when none is named: `./data/mmsearch.db` (the app's settings name one:
+    `--db`, MMSEARCH_DB, MILVUS_URI or mmsearch.toml)."""
+    return DEFAULT_LITE_PATH
 
 
 def collection_name(kind: str, encoder_id: str) -> str:
@@ -344,7 +350,7 @@ class Collection:
         if vec.shape[0] != self.dim:
             raise StoreError(f"vector of dim {vec.shape[0]} does not fit {self.name} (dim {self.dim})")
         if self.unit_vectors:
-            vec = l2_normalise(vec[None, :])[0]
+            vec = unit_rows(vec[None, :])[0]
         row: dict[str, Any] = {"id": self._store_str(str(r["id"])), "vector": vec.tolist()}
         for f in SCALAR_FIELDS:
             v = r.get(f)
@@ -433,7 +439,7 @@ class Collection:
         vectors = np.asarray(vectors, dtype=np.float32)
         if vectors.ndim == 1:
             vectors = vectors[None, :]
-        return l2_normalise(vectors) if self.unit_vectors else vectors
+        return unit_rows(vectors) if self.unit_vectors else vectors
 
     def _hit_rows(self, res: Any, score=float) -> list[list[dict[str, Any]]]:
         """pymilvus search results → per query, dicts with `id`, `score` and the scalar fields."""

@@ -55,6 +55,29 @@ def _isolated_env(mmsearch_home: Path):
     mp.undo()
 
 
+def apply_env(monkeypatch: pytest.MonkeyPatch, **variables: str) -> None:
+    """Set environment variables and hand the settings they make to the layers below, as a
+    process started with them would (`app.context.apply_settings`)."""
+    from app.context import apply_settings
+    from app.settings import Settings
+
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+    apply_settings(Settings.load())
+
+
+@pytest.fixture(autouse=True)
+def _settings_applied():
+    """Each test starts from the settings of the (isolated) environment and may change them
+    without leaking into the next (this fixture is torn down after `monkeypatch` is undone)."""
+    from app.context import apply_settings
+    from app.settings import Settings
+
+    apply_settings(Settings.load())
+    yield
+    apply_settings(Settings.load())
+
+
 # -- Milvus ------------------------------------------------------------------------------
 @pytest.fixture
 def tmp_db(tmp_path: Path):

@@ -11,7 +11,6 @@ its stderr, resource limits, or a Milvus Lite server of its own.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import subprocess
 import sys
@@ -33,32 +32,35 @@ class FakeTranscriber:
         return Transcript([TranscriptSegment(0.5, 1.5, "a fake line of speech")], "en", audio.size / 16000)
 
 
-def install_fakes() -> None:
-    """Point every profile, the text encoder and the transcriber at the test doubles."""
-    import encoders.transcribe
-    from encoders.profiles import PROFILES, Profile
+FAKE_PROFILE_FIELDS = dict(
+    image_encoders=(FAKE_ENCODER,),
+    text_to_image=FAKE_ENCODER,
+    image_to_image=FAKE_ENCODER,
+    text=FAKE_ENCODER,
+    note="fake encoders (tests)",
+    audio=FAKE_ENCODER,
+)
 
-    fake = Profile(
-        "offline",
-        image_encoders=(FAKE_ENCODER,),
-        text_to_image=FAKE_ENCODER,
-        image_to_image=FAKE_ENCODER,
-        text=FAKE_ENCODER,
-        note="fake encoders (tests)",
-        audio=FAKE_ENCODER,
-    )
-    PROFILES["offline"] = fake
-    PROFILES["full"] = dataclasses.replace(fake, name="full")
-    os.environ["MMSEARCH_TEXT_ENCODER"] = FAKE_ENCODER
-    encoders.transcribe.get_transcriber = lambda transcriber_id=None, device="auto": FakeTranscriber()
+
+def fake_context(settings: Any) -> Any:
+    """The real `Context` with the test doubles handed in: the fake profile (named as asked:
+    full, or offline for auto), `fake:16` as the text encoder, and `FakeTranscriber`."""
+    from app.context import Context
+    from encoders.profiles import Profile
+
+    class FakeContext(Context):
+        def transcriber(self, transcriber_id: str | None = None) -> Any:
+            return FakeTranscriber()
+
+    name = "full" if settings.profile == "full" else "offline"
+    return FakeContext(settings.model_copy(update={"text_encoder": FAKE_ENCODER}), given_profile=Profile(name, **FAKE_PROFILE_FIELDS))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run `mmsearch ARGV` with the fakes installed; returns its exit code."""
-    install_fakes()
+    """Run `mmsearch ARGV` with the test doubles in its context; returns its exit code."""
     from app.cli.main import main as mmsearch_main
 
-    return mmsearch_main(argv)
+    return mmsearch_main(argv, context_factory=fake_context)
 
 
 def run(*args: str, timeout: float = 120, preexec_fn: Callable[[], None] | None = None) -> subprocess.CompletedProcess:

@@ -72,8 +72,7 @@ def audio_encoders(encoder_id: str, device: str, batch_size: int | None = None) 
     if "audio" not in enc.spec.document_kinds:
         raise CliError(f"{encoder_id} does not embed sounds; use aisfx or panns:Cnn14")
     out = [enc]
-    bridge_fn = getattr(enc, "text_bridge", None)
-    bridge = bridge_fn() if bridge_fn is not None else None
+    bridge = enc.text_bridge()
     if bridge is not None:
         out.append(bridge)
     return out

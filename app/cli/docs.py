@@ -69,13 +69,13 @@ def register(sub, index_sub, common: argparse.ArgumentParser) -> None:
 def _encoder_id(args: argparse.Namespace, store) -> str | None:
     """The encoder the user asked for, with `--dim` applied; None leaves the choice to the store."""
     from encoders.sentence_transformers_encoder import KNOWN_TEXT_MODELS
-    from indexers.docs import resolve_text_encoder_id
+    from indexers.text_encoder import resolve_text_encoder_id
 
     if args.dim is None:
         return args.encoder
     if args.dim < 8:
         raise CliError("--dim must be at least 8")
-    eid = resolve_text_encoder_id(args.encoder, store, args.device)[0].split("@")[0]
+    eid = resolve_text_encoder_id(args.encoder, store, args.device, context(args).settings.text_encoder)[0].split("@")[0]
     family, _, name = eid.partition(":")
     if family != "sentence_transformers":
         raise CliError(f"--dim applies to sentence-transformers encoders, not {eid}")
@@ -86,10 +86,11 @@ def _encoder_id(args: argparse.Namespace, store) -> str | None:
 
 def cmd_index_docs(args: argparse.Namespace) -> int:
     from encoders import get_encoder
-    from indexers.docs import index_docs, resolve_text_encoder_id
+    from indexers.docs import index_docs
+    from indexers.text_encoder import resolve_text_encoder_id
 
     store = open_store(args)
-    eid, why = resolve_text_encoder_id(_encoder_id(args, store), store, args.device)
+    eid, why = resolve_text_encoder_id(_encoder_id(args, store), store, args.device, context(args).settings.text_encoder)
     err(f"mmsearch: text encoder {eid} ({why})")
     report = index_docs(
         args.paths, store, get_encoder(eid, args.device), chunk_tokens=args.chunk_tokens, overlap=args.overlap,
@@ -105,7 +106,10 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
     clean_text_query(args.question)  # an empty question fails before models and the database are touched
     store = open_store(args)
-    retriever = Retriever(store, _encoder_id(args, store), device=args.device, mode=args.mode, rerank=args.rerank, bm25=args.bm25)
+    retriever = Retriever(
+        store, _encoder_id(args, store), device=args.device, mode=args.mode, rerank=args.rerank, bm25=args.bm25,
+        configured_encoder=context(args).settings.text_encoder,
+    )
     stream = ask_stream(args.question, retriever, k=args.k, llm=args.llm, llm_url=args.llm_url, model=args.llm_model, settings=context(args).settings)
     if args.json:
         answer = stream.answer()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from typing import Sequence
+from typing import Callable, Sequence
 
 from app.cli import audio, catalogue, docs, eval, images, models, serve, video
 from app.cli.common import err
@@ -44,16 +44,18 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def build_context(args: argparse.Namespace) -> Context:
+def build_context(args: argparse.Namespace, context_factory: Callable[[Settings], Context] = Context) -> Context:
     """Settings from the flags (over the environment, over mmsearch.toml), and the context on them.
     The effective values are written back to `args`, so commands read one truth."""
     overrides = {name: getattr(args, name, None) for name in ("db", "device", "profile")}
     settings = Settings.load(overrides=overrides)
     args.db, args.device, args.profile = settings.db, settings.device, settings.profile
-    return Context(settings)
+    return context_factory(settings)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, context_factory: Callable[[Settings], Context] = Context) -> int:
+    """Run `mmsearch ARGV`; returns the exit code. `context_factory` builds the command's context
+    from its settings (tests hand in one with test doubles)."""
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(
@@ -69,7 +71,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from app.errors import user_message
 
     try:
-        args.ctx = build_context(args)
+        args.ctx = build_context(args, context_factory)
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
         err("mmsearch: interrupted")

@@ -78,13 +78,12 @@ def cmd_models_pull(args: argparse.Namespace) -> int:
     from encoders import get_encoder
 
     enc = get_encoder(args.model, args.device)
-    pull = getattr(enc, "pull", None)
-    if pull is None:
-        out(f"{args.model}: weights are packaged or need no download")
-        return 0
     try:
-        path = pull()
+        path = enc.pull()
     except Exception as exc:  # no network is the common case
         raise CliError(f"could not download weights for {args.model}: {str(exc).splitlines()[0][:200]}") from exc
+    if path is None:
+        out(f"{args.model}: weights are packaged or need no download")
+        return 0
     out(f"{args.model}: weights in {path}")
     return 0

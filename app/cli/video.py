@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import argparse
 
-from app.cli.common import CliError, choose_profile, finish_report, open_store
+from app.cli.common import CliError, choose_profile, context, finish_report, open_store
 
 
 
@@ -51,7 +51,6 @@ def _fps(text: str) -> float:
 
 def cmd_index_video(args: argparse.Namespace) -> int:
     from encoders import get_encoder
-    from encoders.transcribe import get_transcriber
     from indexers.video import index_video
 
     if args.fps == 0 and args.scene is None:
@@ -59,6 +58,11 @@ def cmd_index_video(args: argparse.Namespace) -> int:
     store = open_store(args)
     profile = choose_profile(args)
     encoders = [get_encoder(e, args.device, args.batch_size) for e in profile.image_encoders]
-    transcriber = None if args.no_speech else get_transcriber(args.transcriber, args.device)
-    report = index_video(args.paths, store, encoders, transcriber=transcriber, fps=args.fps, scene_threshold=args.scene, progress=not args.quiet)
+    ctx = context(args)
+    transcriber = None if args.no_speech else ctx.transcriber(args.transcriber)
+    text_encoder = None if args.no_speech else get_encoder(ctx.engine.text_encoder_id(), args.device)
+    report = index_video(
+        args.paths, store, encoders, transcriber=transcriber, text_encoder=text_encoder,
+        fps=args.fps, scene_threshold=args.scene, progress=not args.quiet,
+    )
     return finish_report(report, args.json)

@@ -156,9 +156,7 @@ def _group_max(m: np.ndarray, row_starts: np.ndarray, col_starts: np.ndarray) ->
 
 def _symmetric(encoder) -> bool:
     """True when the encoder embeds queries exactly as documents (aiSFX; not PANNs)."""
-    from encoders.base import Encoder
-
-    return getattr(type(encoder), "_embed_queries_batch", None) is Encoder._embed_queries_batch
+    return encoder.embeds_queries_as_documents
 
 
 def _embed_unique(encoder, windows: list[np.ndarray]) -> np.ndarray:

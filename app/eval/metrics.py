@@ -93,17 +93,8 @@ def rss_mb() -> float:
 
 
 def model_mb(encoder) -> float:
-    """Parameter memory of the encoder's torch modules (0 when it has none)."""
-    total = 0
-    for attr in ("_model", "image_encoder", "text_encoder"):
-        obj = getattr(encoder, attr, None)
-        if obj is None:
-            continue
-        if hasattr(obj, "parameters"):
-            total += sum(p.numel() * p.element_size() for p in obj.parameters())
-        else:
-            total += int(model_mb(obj) * 2**20)
-    return total / 2**20
+    """Parameter memory of the encoder's models in MiB, its parts' included (0 when it has none)."""
+    return encoder.parameter_bytes() / 2**20
 
 
 def rank_against_each_other(

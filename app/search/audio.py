@@ -24,7 +24,7 @@ MAX_QUERY_WINDOWS = 6  # a long query clip is searched by its first windows (~35
 
 def audio_encoder(engine: SearchScope, encoder_id: str | None = None) -> Encoder:
     """The profile's audio encoder (or the one asked for)."""
-    enc_id = encoder_id or getattr(engine.profile, "audio", "")
+    enc_id = encoder_id or engine.profile.audio
     if not enc_id:
         raise QueryError(f"sound search is not available with profile {engine.profile.name}: it names no audio encoder")
     enc = engine.encoder(enc_id)
@@ -107,8 +107,7 @@ def search_text_audio(engine: SearchScope, query: str, k: int = 10, filter: Filt
     through transcripts of speech in audio files (`index audio --speech`). When both answer,
     the two rankings are fused (reciprocal rank) and `score` is the fused score."""
     enc = audio_encoder(engine)
-    bridge_fn = getattr(enc, "text_bridge", None)
-    bridge = bridge_fn(engine.profile.text) if bridge_fn is not None else None
+    bridge = enc.text_bridge(engine.profile.text)
     speech = speech_hits(engine, query, k, filter)
     if bridge is None and not speech:
         raise QueryError(
@@ -142,7 +141,7 @@ def speech_hits(engine: SearchScope, query: str, k: int, filter: Filter | None =
 
     only_segments = Filter.eq("kind", SEGMENT_KIND) & (filter or Filter())
     try:
-        hits = search_docs(engine.store, query, k=k * 3, filter=only_segments, device=engine.device)
+        hits = search_docs(engine.store, query, k=k * 3, filter=only_segments, device=engine.device, configured_encoder=engine.text_encoder)
     except QueryError:
         return []
     out = [h for h in hits if (h.meta or {}).get("media") == "audio"][:k]

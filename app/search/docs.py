@@ -34,7 +34,7 @@ from app.search.rerank import get_reranker
 from app.search.vectors import cached_query_vector
 from encoders import get_encoder
 from encoders.base import Encoder
-from indexers.docs import DOC_KIND, resolve_text_encoder_id
+from indexers.text_encoder import DOC_KIND, resolve_text_encoder_id
 from milvus import Collection, Filter, VectorStore
 
 log = logging.getLogger(__name__)
@@ -56,13 +56,14 @@ class Retriever:
         rerank: str | None = None,
         candidates: int = 50,
         bm25: str = "auto",
+        configured_encoder: str | None = None,
     ) -> None:
         if mode not in MODES:
             raise QueryError(f"unknown retrieval mode {mode!r}; choose {', '.join(MODES)}")
         if bm25 not in BM25_ENGINES:
             raise QueryError(f"unknown BM25 engine {bm25!r}; choose {', '.join(BM25_ENGINES)}")
         self.store, self.device, self.mode, self.candidates, self.bm25 = store, device, mode, candidates, bm25
-        self.encoder_id, self.encoder_reason = resolve_text_encoder_id(encoder_id, store, device)
+        self.encoder_id, self.encoder_reason = resolve_text_encoder_id(encoder_id, store, device, configured_encoder)
         self.reranker = get_reranker(rerank, device) if rerank else None
 
     @property
@@ -139,6 +140,8 @@ class Retriever:
         return np.vstack([enc.embed_queries(texts[:1]), enc.embed_documents(texts[1:])])
 
 
-def search_docs(store: VectorStore, query: str, k: int = 10, filter: Filter | None = None, device: str = "auto") -> list[Hit]:
+def search_docs(
+    store: VectorStore, query: str, k: int = 10, filter: Filter | None = None, device: str = "auto", configured_encoder: str | None = None
+) -> list[Hit]:
     """Hybrid search over documents and transcripts (for `search text --kind doc`)."""
-    return Retriever(store, device=device).retrieve(query, k=k, filter=filter)
+    return Retriever(store, device=device, configured_encoder=configured_encoder).retrieve(query, k=k, filter=filter)

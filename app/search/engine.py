@@ -24,7 +24,7 @@ class SearchEngine(SearchScope):
         """Text → items of `kind`, best first."""
         q = clean_text_query(query)
         if kind == "doc":  # document chunks and transcript segments: hybrid dense + BM25
-            return docs.search_docs(self.store, q, k=k, filter=filter, device=self.device)
+            return docs.search_docs(self.store, q, k=k, filter=filter, device=self.device, configured_encoder=self.text_encoder)
         if kind == "audio":  # through the audio encoder's stored tags (PANNs) and speech transcripts
             return audio.search_text_audio(self, q, k=k, filter=filter)
         if kind == "video":  # frames and transcript lines fused into moments
@@ -53,4 +53,4 @@ class SearchEngine(SearchScope):
 
     def retriever(self, **kwargs: Any) -> docs.Retriever:
         """A retriever over documents and transcripts (`mode`, `rerank`, `bm25`, `encoder_id`)."""
-        return docs.Retriever(self.store, device=self.device, **kwargs)
+        return docs.Retriever(self.store, device=self.device, configured_encoder=self.text_encoder, **kwargs)

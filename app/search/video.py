@@ -64,10 +64,10 @@ def frame_evidence(engine: SearchScope, query: str, limit: int, filter: Filter |
 
 def speech_evidence(engine: SearchScope, query: str, limit: int, sources: list[str] | None = None) -> list[Evidence]:
     """Transcript segments of videos; a line holding every query word gets a bonus."""
-    from indexers.docs import DOC_KIND, SEGMENT_KIND, resolve_text_encoder_id
+    from indexers.docs import DOC_KIND, SEGMENT_KIND
     from indexers.video import VIDEO_EXTENSIONS
 
-    enc = engine.encoder(resolve_text_encoder_id(None, engine.store, engine.device)[0])
+    enc = engine.encoder(engine.text_encoder_id())
     coll = engine.store.find(DOC_KIND, enc.spec.id)
     if coll is None or coll.count() == 0:
         return []

@@ -52,9 +52,7 @@ with st.sidebar:
 
 @st.cache_resource(show_spinner="Loading the text model…")
 def get_retriever(mode: str, rerank: str | None):
-    from app.search.docs import Retriever
-
-    return Retriever(ui_state.get_store(), device=ui_state.device(), mode=mode, rerank=rerank)
+    return ui_state.get_engine().retriever(mode=mode, rerank=rerank)
 
 
 def safe(pieces: Iterable[str]) -> Iterator[str]:

@@ -21,7 +21,7 @@ st.title("Search your sounds")
 
 try:
     engine = ui_state.get_engine()
-    audio_id = getattr(engine.profile, "audio", "")
+    audio_id = engine.profile.audio
     encoder = engine.encoder(audio_id) if audio_id else None
 except Exception as exc:  # store or model trouble: say it and stop this page
     show_error(exc)
@@ -31,7 +31,7 @@ if encoder is None:
     st.info(f"Profile **{engine.profile.name}** has no audio encoder.")
     st.stop()
 
-has_tags = bool(getattr(encoder, "has_tags", False))
+has_tags = encoder.has_tags
 try:  # transcripts (`index audio --speech`) live in the docs collection: words can find speech
     from indexers.docs import DOC_KIND
 

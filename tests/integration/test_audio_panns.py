@@ -8,6 +8,8 @@ import dataclasses
 
 import numpy as np
 import pytest
+
+from tests.conftest import apply_env
 import soundfile as sf
 
 pytestmark = pytest.mark.slow
@@ -63,7 +65,7 @@ def test_tag_bridge_puts_sounds_in_the_text_space(panns):
 def test_index_and_text_search_through_tags(panns, tmp_path, store, monkeypatch):
     """The full-profile path with random weights: two collections, tags stored, `search text --kind audio`."""
     from app.search.audio import search_audio
-    from app.cli_audio import audio_encoders
+    from app.cli.audio import audio_encoders
     from app.search.engine import SearchEngine
     from encoders.profiles import PROFILES
     from indexers.audio import index_audio
@@ -97,7 +99,7 @@ def test_checkpoint_override(panns, tmp_path, monkeypatch):
 
     path = tmp_path / "my_cnn14.pth"
     torch.save({"model": panns._model.state_dict(), "iteration": 1}, path)
-    monkeypatch.setenv("MMSEARCH_WEIGHTS_PANNS_CNN14", str(path))
+    apply_env(monkeypatch, MMSEARCH_WEIGHTS_PANNS_CNN14=str(path))
     enc = PannsEncoder(device="cpu")
     assert enc.weights_available()
     x = [clip(2.0, 7)]
@@ -116,7 +118,7 @@ def test_a_broken_checkpoint_is_one_sentence(tmp_path, monkeypatch):
 
     bad = tmp_path / "bad.pth"
     bad.write_bytes(b"not a checkpoint")
-    monkeypatch.setenv("MMSEARCH_WEIGHTS_PANNS_CNN14", str(bad))
+    apply_env(monkeypatch, MMSEARCH_WEIGHTS_PANNS_CNN14=str(bad))
     with pytest.raises(WeightsNotFoundError, match="bad.pth is not a CNN14 checkpoint"):
         PannsEncoder(device="cpu").load()
 

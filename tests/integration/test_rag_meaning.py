@@ -115,7 +115,7 @@ def test_milvus_bm25_and_hybrid_search_agree(bm25_store):
 def test_chunks_fit_the_model_and_keep_offsets(corpus):
     store, folder = corpus
     enc = get_encoder(MINILM)
-    tok, limit = enc._model.tokenizer, enc._model.max_seq_length
+    tok, limit = enc.text_tokenizer()
     rows = store.find(DOC_KIND, MINILM).query(limit=1000)
     docs = [r for r in rows if r["kind"] == "doc"]
     assert len(docs) > 40

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.conftest import apply_env
+
 from encoders import WeightsNotFoundError, get_encoder
 from encoders.profiles import resolve_profile
 from encoders.weights import override_env_var
@@ -18,7 +20,7 @@ def no_weights_anywhere(tmp_path, monkeypatch):
     """An empty MMSEARCH_HOME, Hugging Face cache and torch hub: nothing is cached."""
     import huggingface_hub.constants as hf_constants
 
-    monkeypatch.setenv("MMSEARCH_HOME", str(tmp_path / "home"))
+    apply_env(monkeypatch, MMSEARCH_HOME=str(tmp_path / "home"))
     monkeypatch.setattr(hf_constants, "HF_HUB_CACHE", str(tmp_path / "hf"))
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
     return tmp_path
@@ -67,7 +69,7 @@ def test_explicit_weights_file_that_is_not_weights(no_weights_anywhere, monkeypa
     enc = build()  # a fresh instance, not the registry's shared one
     bogus = no_weights_anywhere / filename
     bogus.write_bytes(b"not a weights file at all")
-    monkeypatch.setenv(override_env_var(enc.spec.id), str(bogus))
+    apply_env(monkeypatch, **{override_env_var(enc.spec.id): str(bogus)})
     assert enc.weights_available()
     with pytest.raises(WeightsNotFoundError) as exc:
         enc.load()
@@ -89,12 +91,12 @@ def test_auto_profile_with_clip_and_resnet_but_no_panns_sounds_with_aisfx(no_wei
     for eid in (CLIP, RESNET50_ID):
         f = no_weights_anywhere / f"{override_env_var(eid)}.bin"
         f.write_bytes(b"x")
-        monkeypatch.setenv(override_env_var(eid), str(f))
+        apply_env(monkeypatch, **{override_env_var(eid): str(f)})
     profile, why = resolve_profile("auto", "cpu")
     assert profile.name == "full" and profile.text_to_image == CLIP and profile.audio == AISFX_ID
     assert "PANNs CNN14 weights not found" in why
     panns = no_weights_anywhere / "cnn14.pth"
     panns.write_bytes(b"x")
-    monkeypatch.setenv(override_env_var(PANNS_ID), str(panns))
+    apply_env(monkeypatch, **{override_env_var(PANNS_ID): str(panns)})
     profile, why = resolve_profile("auto", "cpu")
     assert profile.audio == PANNS_ID and "PANNs CNN14 weights found" in why

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
+from tests.conftest import apply_env
 import streamlit as st
 
 from tests.ui.conftest import ARTIFACTS, REPO, streamlit_server
@@ -90,7 +92,7 @@ def test_noise_is_no_good_match_and_weaker_sounds_fold_away(apptest, sounds_db, 
 
     from indexers.calibration import save_for_collection
 
-    monkeypatch.setenv("MMSEARCH_CALIBRATION", str(tmp_path / "calibration.json"))
+    apply_env(monkeypatch, MMSEARCH_CALIBRATION=str(tmp_path / "calibration.json"))
     save_for_collection(sounds_db[0], "audio__aisfx", "audio", 0.95)
     buf = io.BytesIO()
     sf.write(buf, (0.3 * np.random.default_rng(1).standard_normal(48000)).astype(np.float32), 48000, format="WAV")

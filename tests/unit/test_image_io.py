@@ -6,6 +6,8 @@ import io
 import time
 
 import pytest
+
+from indexers import config
 from PIL import Image
 
 from indexers.image_io import ImageDecodeError, open_image, save_thumbnail
@@ -24,8 +26,11 @@ def test_pixel_cap_refuses_a_huge_header_quickly(png_header, tmp_path):
     assert time.perf_counter() - t0 < 1.0
 
 
-def test_pixel_cap_comes_from_the_environment(png_header, monkeypatch):
-    monkeypatch.setenv("MMSEARCH_MAX_PIXELS", "1000")
+def test_pixel_cap_comes_from_the_settings(png_header):
+    from app.context import apply_settings
+    from app.settings import Settings
+
+    apply_settings(Settings.load(environ={"MMSEARCH_MAX_PIXELS": "1000"}))  # restored by the conftest
     with pytest.raises(ImageDecodeError, match=r"40×40 pixels exceeds the 1,000-pixel cap"):
         open_image(png_header(40, 40))
 
@@ -35,7 +40,7 @@ def test_our_cap_not_pils_warning_threshold_decides(monkeypatch):
     below mmsearch's 100 M default cap; it used to be turned into a refusal, so images the cap
     allows were refused. Scaled down here: PIL warns above 1 000 pixels, our cap is 10 000."""
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)
-    monkeypatch.setenv("MMSEARCH_MAX_PIXELS", "10000")
+    config.configure(max_pixels=10_000)  # restored by the conftest
     buf = io.BytesIO()
     Image.new("RGB", (40, 40), (10, 200, 10)).save(buf, "PNG")  # 1 600 px: PIL warns, our cap allows
     img = open_image(buf.getvalue())

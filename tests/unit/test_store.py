@@ -31,10 +31,13 @@ def test_uri_kinds(tmp_path, monkeypatch):
     assert not is_lite(str(tmp_path / "x.sqlite"))
     assert normalise_uri("http://h:19530") == "http://h:19530"
     assert normalise_uri(str(tmp_path / "a" / ".." / "x.db")) == str((tmp_path / "x.db").resolve())
+    from app.settings import Settings
+
+    assert default_uri() == "./data/mmsearch.db"  # milvus/ reads no environment: the settings name the database
     monkeypatch.setenv("MILVUS_URI", "http://milvus:19530")
-    assert default_uri() == "http://milvus:19530"
+    assert Settings.load().db == "http://milvus:19530"
     monkeypatch.setenv("MMSEARCH_DB", str(tmp_path / "y.db"))
-    assert default_uri() == str(tmp_path / "y.db")  # MMSEARCH_DB wins over MILVUS_URI
+    assert Settings.load().db == str(tmp_path / "y.db")  # MMSEARCH_DB wins over MILVUS_URI
 
 
 def test_create_upsert_count_and_get(store):

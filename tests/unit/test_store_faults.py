@@ -172,7 +172,8 @@ def test_milvus_uri_may_be_a_lite_path(tmp_path):
         "from milvus.client import close, import_pymilvus\n"
         "import_pymilvus()\n"
         "assert os.environ['MILVUS_URI'] == './data/x.db', os.environ.get('MILVUS_URI')\n"
-        "store = VectorStore()\n"  # the database named by MILVUS_URI
+        "from app.settings import Settings\n"
+        "store = VectorStore(Settings.load().db)\n"  # the database named by MILVUS_URI
         "assert store.uri == DB_PATH, store.uri\n"
         "coll = store.collection('image', 'fake:4', 4)\n"
         "coll.upsert([{'id': 'a', 'vector': [1.0, 0.0, 0.0, 0.0]}])\n"
