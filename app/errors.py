@@ -24,9 +24,8 @@ def user_message(exc: BaseException, db: str | None = None) -> str:
     """The expected errors say what happened; anything else gets its type and first line.
     `db`: the database the command used, to say where a write failed."""
     from encoders.base import EncoderError
-    from milvus.errors import StoreError
-
     from indexers.image_io import ImageDecodeError
+    from milvus.errors import StoreError
 
     no_room = no_room_message(exc, db)
     if no_room:

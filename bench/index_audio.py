@@ -73,7 +73,13 @@ def measure(files: list[Path], folder: Path, enc, db: Path, window_s: float, hop
     """Seconds of audio per wall second: decode only, forward only, end to end (best of
     `repeats`, alternating forward and end to end, so that other load on the machine
     penalises neither more than the other)."""
-    from indexers.audio import index_audio, prepare, sample_rate_of, segments_for, start_offsets_of
+    from indexers.audio import (
+        index_audio,
+        prepare,
+        sample_rate_of,
+        segments_for,
+        start_offsets_of,
+    )
     from indexers.files import file_digest
     from milvus import VectorStore
     from milvus.client import close

@@ -1,6 +1,6 @@
 """Encoders: one small interface over every embedding model mmsearch uses."""
 
-from encoders.base import Encoder, EncoderSpec, EncoderError, WeightsNotFoundError
+from encoders.base import Encoder, EncoderError, EncoderSpec, WeightsNotFoundError
 from encoders.registry import get_encoder, known_encoder_ids
 
 __all__ = [

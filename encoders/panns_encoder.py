@@ -31,10 +31,22 @@ from typing import Any
 
 import numpy as np
 
-from encoders.base import Encoder, EncoderError, EncoderLookup, EncoderSpec, Labels, WeightsNotFoundError
+from encoders.base import (
+    Encoder,
+    EncoderError,
+    EncoderLookup,
+    EncoderSpec,
+    Labels,
+    WeightsNotFoundError,
+)
 from encoders.ids import PANNS_ID, PANNS_RANDOM_ID, tag_bridge_id
 from encoders.label_bridge import cached_label_vectors, weighted_label_vectors
-from encoders.weights import cache_path, explicit_weights, local_weights, override_env_var
+from encoders.weights import (
+    cache_path,
+    explicit_weights,
+    local_weights,
+    override_env_var,
+)
 
 log = logging.getLogger(__name__)
 

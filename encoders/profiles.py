@@ -12,7 +12,14 @@ import dataclasses
 from dataclasses import dataclass
 
 from encoders.base import EncoderError
-from encoders.ids import AISFX_ID, EFFICIENTNET_ID, LABEL_BRIDGE_ID, MINILM_ID, PANNS_ID, RESNET50_ID
+from encoders.ids import (
+    AISFX_ID,
+    EFFICIENTNET_ID,
+    LABEL_BRIDGE_ID,
+    MINILM_ID,
+    PANNS_ID,
+    RESNET50_ID,
+)
 from encoders.registry import get_encoder
 
 CLIP_ID = "open_clip:ViT-B-32/laion2b_s34b_b79k"

@@ -22,7 +22,13 @@ from typing import Any
 import numpy as np
 
 from encoders.base import EncoderError, WeightsNotFoundError, resolve_device
-from encoders.weights import explicit_weights, local_weights, override_env_var, slug, weights_cache_dir
+from encoders.weights import (
+    explicit_weights,
+    local_weights,
+    override_env_var,
+    slug,
+    weights_cache_dir,
+)
 
 log = logging.getLogger(__name__)
 

@@ -21,8 +21,15 @@ from typing import Any, Sequence
 import numpy as np
 
 from encoders.base import Encoder
+from indexers.audio_io import (
+    AudioDecodeError,
+    DecodedAudio,
+    audio_extensions,
+    decode_audio,
+    is_silent,
+    plan_windows,
+)
 from indexers.calibration import calibrate_from_distribution
-from indexers.audio_io import AudioDecodeError, DecodedAudio, audio_extensions, decode_audio, is_silent, plan_windows
 from indexers.files import digest_files, discover, item_id
 from indexers.report import IndexReport
 from milvus import Collection, VectorStore

@@ -32,9 +32,15 @@ from typing import Any, Iterator, NamedTuple, Sequence
 from encoders.base import Encoder
 from indexers.image_io import ImageDecodeError, open_image, save_thumbnail
 from indexers.images import predicted_labels
-from indexers.model_inputs import inputs_for, model_threads_beside, pipeline_batch, prepare_inputs
+from indexers.model_inputs import (
+    inputs_for,
+    model_threads_beside,
+    pipeline_batch,
+    prepare_inputs,
+)
 from indexers.report import IndexReport, is_out_of_room
 from indexers.thumbs import thumb_path
+from indexers.web import DownloadError, download, is_url
 from milvus import Collection, Filter, VectorStore
 
 log = logging.getLogger(__name__)
@@ -288,10 +294,6 @@ def read_catalogue(path: str | Path) -> CatalogueFile:
 
 
 # -- images -----------------------------------------------------------------------------
-def is_url(ref: str) -> bool:
-    return urllib.parse.urlsplit(ref).scheme.lower() in ("http", "https")
-
-
 def resolve_image(ref: str, base_dir: Path) -> Path:
     """The local file for an image reference, refusing paths outside `base_dir`."""
     scheme = urllib.parse.urlsplit(ref).scheme
@@ -313,15 +315,12 @@ def resolve_image(ref: str, base_dir: Path) -> Path:
 
 def fetch_url(url: str, timeout: float = URL_TIMEOUT_S, max_bytes: int = URL_MAX_BYTES) -> bytes:
     """Download an image with a timeout and a size cap."""
-    req = urllib.request.Request(url, headers={"User-Agent": "mmsearch-catalogue/1"})
     try:
-        with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310 (scheme checked by is_url)
-            data = resp.read(max_bytes + 1)
-    except OSError as exc:  # URLError, timeouts and HTTP errors are all OSErrors
-        raise RowError(f"cannot fetch image {_short(url, 80)} ({getattr(exc, 'reason', exc)})") from None
-    if len(data) > max_bytes:
-        raise RowError(f"image at {_short(url, 80)} is larger than {max_bytes // 1_000_000} MB")
-    return data
+        return download(url, timeout, max_bytes, accept="image/*", user_agent="mmsearch-catalogue/1").body
+    except DownloadError as exc:
+        if exc.too_large:
+            raise RowError(f"image at {_short(url, 80)} is larger than {max_bytes // 1_000_000} MB") from None
+        raise RowError(f"cannot fetch image {_short(url, 80)} ({exc})") from None
 
 
 @dataclass

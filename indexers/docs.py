@@ -19,18 +19,24 @@ import io
 import logging
 import re
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from encoders.base import Encoder
 from indexers.calibration import calibrate_from_distribution
-from indexers.text_encoder import DOC_KIND, resolve_text_encoder_id  # noqa: F401 (DOC_KIND: the row kind of chunks too)
-from indexers.chunking import Chunk, Section, TokenSpans, chunk_sections, hf_token_spans, regex_token_spans
+from indexers.chunking import (
+    Chunk,
+    Section,
+    TokenSpans,
+    chunk_sections,
+    hf_token_spans,
+    regex_token_spans,
+)
 from indexers.files import discover, item_id
 from indexers.report import IndexReport
+from indexers.text_encoder import DOC_KIND, resolve_text_encoder_id  # noqa: F401 (DOC_KIND: the row kind of chunks too)
+from indexers.web import DownloadError, download, is_url, mb
 from milvus import Collection, Filter, VectorStore
 
 log = logging.getLogger(__name__)
@@ -102,59 +108,26 @@ def token_spans_for(encoder: Encoder) -> tuple[TokenSpans, int | None]:
 
 
 # -- reading ----------------------------------------------------------------------------
-def is_url(text: str) -> bool:
-    return text.startswith(("http://", "https://"))
-
-
 def discover_docs(paths: Iterable[str | Path]) -> tuple[list[Path], list[tuple[str, str]]]:
     """Files to read: named files as they are; in folders (recursively) every non-hidden file
     that is not a known non-document type. Also the paths that do not exist."""
     return discover(paths, accept=lambda f: not f.name.startswith(".") and f.suffix.lower() not in NOT_DOCS and f.is_file())
 
 
-def _mb(n: int) -> str:
-    return f"{n / 2**20:.3g} MB"
-
-
 def read_file(path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
     size = path.stat().st_size
     if size > max_bytes:
-        raise DocError(f"{_mb(size)} is over the {_mb(max_bytes)} limit")
+        raise DocError(f"{mb(size)} is over the {mb(max_bytes)} limit")
     return path.read_bytes()
 
 
 def fetch_url(url: str, timeout: float = 10.0, max_bytes: int = DEFAULT_MAX_BYTES) -> tuple[bytes, str, str | None]:
     """(body, content type, charset) of an http(s) URL, within `timeout` seconds in all and `max_bytes`."""
-    req = urllib.request.Request(url, headers={"User-Agent": USER_AGENT, "Accept": "text/html,application/xhtml+xml,application/pdf,text/plain;q=0.9,*/*;q=0.5"})
-    deadline = time.monotonic() + timeout
     try:
-        with urllib.request.urlopen(req, timeout=timeout) as r:
-            length = r.headers.get("Content-Length")
-            if length and length.isdigit() and int(length) > max_bytes:
-                raise DocError(f"{_mb(int(length))} is over the {_mb(max_bytes)} limit")
-            parts, got = [], 0
-            while block := r.read(65536):
-                parts.append(block)
-                got += len(block)
-                if got > max_bytes:
-                    raise DocError(f"the download passed the {_mb(max_bytes)} limit")
-                if time.monotonic() > deadline:
-                    raise DocError(f"the download took longer than {timeout:g} s")
-            ctype = r.headers.get_content_type() or ""
-            return b"".join(parts), ctype, r.headers.get_content_charset()
-    except DocError:
-        raise
-    except urllib.error.HTTPError as exc:
-        raise DocError(f"the server answered HTTP {exc.code} {exc.reason}") from None
-    except urllib.error.URLError as exc:
-        reason = exc.reason
-        if isinstance(reason, TimeoutError) or "timed out" in str(reason):
-            raise DocError(f"no answer within {timeout:g} s") from None
-        raise DocError(f"cannot reach the server ({reason})") from None
-    except TimeoutError:
-        raise DocError(f"no answer within {timeout:g} s") from None
-    except (OSError, ValueError) as exc:
-        raise DocError(f"download failed ({exc})") from None
+        got = download(url, timeout, max_bytes, accept="text/html,application/xhtml+xml,application/pdf,text/plain;q=0.9,*/*;q=0.5", user_agent=USER_AGENT)
+    except DownloadError as exc:
+        raise DocError(str(exc)) from None
+    return got.body, got.content_type, got.charset
 
 
 def decode_text(data: bytes, declared: str | None = None) -> tuple[str, str]:

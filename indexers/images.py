@@ -13,8 +13,18 @@ from encoders.base import Encoder
 from indexers import failpoints
 from indexers.calibration import calibrate_from_distribution
 from indexers.files import digest_files, discover, item_id
-from indexers.image_io import IMAGE_EXTENSIONS, ImageDecodeError, open_image, save_thumbnail
-from indexers.model_inputs import inputs_for, model_threads_beside, pipeline_batch, prepare_inputs
+from indexers.image_io import (
+    IMAGE_EXTENSIONS,
+    ImageDecodeError,
+    open_image,
+    save_thumbnail,
+)
+from indexers.model_inputs import (
+    inputs_for,
+    model_threads_beside,
+    pipeline_batch,
+    prepare_inputs,
+)
 from indexers.report import IndexReport, is_out_of_room
 from indexers.thumbs import thumb_path
 from milvus import Collection, VectorStore

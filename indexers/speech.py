@@ -47,7 +47,12 @@ def index_speech(
     A file whose transcript is stored for the same content is skipped."""
     from tqdm import tqdm
 
-    from indexers.docs import DOC_KIND, SEGMENT_KIND, index_segments, resolve_text_encoder_id
+    from indexers.docs import (
+        DOC_KIND,
+        SEGMENT_KIND,
+        index_segments,
+        resolve_text_encoder_id,
+    )
     from milvus import Filter
 
     t0 = time.perf_counter()

@@ -6,7 +6,7 @@ Milvus Lite (a local `.db`) is the default; a server is one URI away
 (`--db http://host:19530` or `MILVUS_URI`).
 """
 
-from milvus.errors import StoreError, CollectionMismatchError, StoreLockedError
+from milvus.errors import CollectionMismatchError, StoreError, StoreLockedError
 from milvus.filters import Filter
 from milvus.store import Collection, VectorStore, default_uri
 

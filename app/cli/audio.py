@@ -13,8 +13,14 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from app.cli.common import CliError, choose_profile, finish_report, make_engine, open_store, print_good_hits
-
+from app.cli.common import (
+    CliError,
+    choose_profile,
+    finish_report,
+    make_engine,
+    open_store,
+    print_good_hits,
+)
 
 
 def register(index_sub, search_sub, common: argparse.ArgumentParser) -> None:

@@ -13,7 +13,6 @@ import sys
 from app.cli.common import CliError, context, err, finish_report, open_store, out
 
 
-
 def register(sub, index_sub, common: argparse.ArgumentParser) -> None:
     """Add `index docs` and `ask` to the `mmsearch` parser."""
     from indexers.docs import DEFAULT_CHUNK_TOKENS, DEFAULT_OVERLAP

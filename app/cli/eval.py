@@ -9,7 +9,6 @@ from pathlib import Path
 from app.cli.common import CliError, choose_profile, err, out
 
 
-
 def register(sub, common: argparse.ArgumentParser) -> None:
     ev = sub.add_parser("eval", parents=[common], help="Recall@k, mAP@10, nDCG@10 of the encoders on labelled data")
     src = ev.add_mutually_exclusive_group(required=True)
@@ -33,8 +32,8 @@ def register(sub, common: argparse.ArgumentParser) -> None:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from app.eval import images as evaluate
     from app.demo.photos import prepare_photos
+    from app.eval import images as evaluate
     from encoders import get_encoder
     from indexers.calibration import save
 

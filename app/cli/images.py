@@ -5,7 +5,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from app.cli.common import CliError, choose_profile, finish_report, make_engine, open_store, print_good_hits
+from app.cli.common import (
+    CliError,
+    choose_profile,
+    finish_report,
+    make_engine,
+    open_store,
+    print_good_hits,
+)
 
 
 def register(index_sub, search_sub, common: argparse.ArgumentParser) -> argparse.ArgumentParser:

@@ -7,7 +7,14 @@ import os
 import sys
 from pathlib import Path
 
-from app.cli.common import CliError, choose_profile, context, err, finish_report, open_store
+from app.cli.common import (
+    CliError,
+    choose_profile,
+    context,
+    err,
+    finish_report,
+    open_store,
+)
 from app.cli.images import cmd_index_images
 
 

@@ -14,7 +14,6 @@ import argparse
 from app.cli.common import CliError, choose_profile, context, finish_report, open_store
 
 
-
 def register(index_sub, common: argparse.ArgumentParser) -> None:
     """Add `index video` to the `mmsearch` parser."""
     from indexers.video import DEFAULT_FPS

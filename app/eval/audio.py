@@ -26,8 +26,8 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from app.eval.metrics import EvalResult, model_mb, rank_against_each_other, rss_mb
 from app.errors import QueryError
+from app.eval.metrics import EvalResult, model_mb, rank_against_each_other, rss_mb
 
 log = logging.getLogger(__name__)
 

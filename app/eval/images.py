@@ -27,7 +27,14 @@ from pathlib import Path
 import numpy as np
 
 from app.errors import QueryError
-from app.eval.metrics import EvalResult, best_threshold, model_mb, ranking_metrics, rank_against_each_other, rss_mb
+from app.eval.metrics import (
+    EvalResult,
+    best_threshold,
+    model_mb,
+    rank_against_each_other,
+    ranking_metrics,
+    rss_mb,
+)
 
 log = logging.getLogger(__name__)
 FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
 
-from app.eval.metrics import rss_mb
 from app.errors import QueryError
+from app.eval.metrics import rss_mb
 
 log = logging.getLogger(__name__)
 

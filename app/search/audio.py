@@ -87,7 +87,12 @@ def search_audio(
     encoder_id: str | None = None,
 ) -> list[Hit]:
     """A sound clip (path or bytes) → the most similar indexed windows, best first."""
-    from indexers.audio import DEFAULT_HOP_S, DEFAULT_WINDOW_S, sample_rate_of, start_offsets_of
+    from indexers.audio import (
+        DEFAULT_HOP_S,
+        DEFAULT_WINDOW_S,
+        sample_rate_of,
+        start_offsets_of,
+    )
 
     enc = audio_encoder(engine, encoder_id)
     coll = engine.collection("audio", enc.spec.id)

@@ -7,10 +7,9 @@ from pathlib import Path
 
 import streamlit as st
 
-from app.views import state as ui_state
-from app.search.hits import fmt_span, hit_tags
 from app.errors import user_message
-from app.search.hits import Hit
+from app.search.hits import Hit, fmt_span, hit_tags
+from app.views import state as ui_state
 from app.views.common import plain, read_upload, show_error, show_good_and_weak
 from indexers.audio_io import AudioDecodeError, audio_mimetype
 

@@ -13,11 +13,17 @@ import math
 
 import streamlit as st
 
-from app.views import state as ui_state
 from app.search.catalogue import Catalogue, PriceQuery, SimilarResult, default_floor
 from app.search.hits import Hit
 from app.search.queries import load_query_image
-from app.views.common import plain, read_upload, show_error, thumb_and_title, thumbnail_for
+from app.views import state as ui_state
+from app.views.common import (
+    plain,
+    read_upload,
+    show_error,
+    thumb_and_title,
+    thumbnail_for,
+)
 
 PAGE_SIZE = 20
 COLUMNS = 5

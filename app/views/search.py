@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app.views import state as ui_state
 from app.search.hits import Hit
 from app.search.queries import load_query_image
-from app.views.common import hit_grid, plain, read_upload, show_error, show_good_and_weak
+from app.views import state as ui_state
+from app.views.common import (
+    hit_grid,
+    plain,
+    read_upload,
+    show_error,
+    show_good_and_weak,
+)
 
 st.title("Search your photos")
 

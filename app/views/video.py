@@ -9,9 +9,8 @@ from pathlib import Path
 
 import streamlit as st
 
+from app.search.hits import Hit, fmt_ts
 from app.views import state as ui_state
-from app.search.hits import fmt_ts
-from app.search.hits import Hit
 from app.views.common import plain, show_error
 
 MAX_PLAYER_FILE_BYTES = 200 * 1024 * 1024  # st.video sends the whole file to the browser

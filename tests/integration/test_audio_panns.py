@@ -8,9 +8,9 @@ import dataclasses
 
 import numpy as np
 import pytest
+import soundfile as sf
 
 from tests.conftest import apply_env
-import soundfile as sf
 
 pytestmark = pytest.mark.slow
 
@@ -64,8 +64,8 @@ def test_tag_bridge_puts_sounds_in_the_text_space(panns):
 
 def test_index_and_text_search_through_tags(panns, tmp_path, store, monkeypatch):
     """The full-profile path with random weights: two collections, tags stored, `search text --kind audio`."""
-    from app.search.audio import search_audio
     from app.cli.audio import audio_encoders
+    from app.search.audio import search_audio
     from app.search.engine import SearchEngine
     from encoders.profiles import PROFILES
     from indexers.audio import index_audio

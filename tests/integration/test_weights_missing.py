@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import apply_env
-
 from encoders import WeightsNotFoundError, get_encoder
 from encoders.profiles import resolve_profile
 from encoders.weights import override_env_var
+from tests.conftest import apply_env
 
 pytestmark = pytest.mark.slow
 

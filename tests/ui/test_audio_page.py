@@ -8,10 +8,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from tests.conftest import apply_env
 import streamlit as st
 
+from tests.conftest import apply_env
 from tests.ui.conftest import ARTIFACTS, REPO, streamlit_server
 
 AUDIO_PAGE = str(REPO / "app" / "views" / "audio.py")

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from app.search.audio import merge_windows, search_audio
 from app.errors import QueryError
+from app.search.audio import merge_windows, search_audio
 from app.search.engine import SearchEngine
 from app.search.hits import Hit
 from encoders import get_encoder

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from app.search.catalogue import Catalogue, compose_vectors, default_floor
 from app.errors import QueryError
+from app.search.catalogue import Catalogue, compose_vectors, default_floor
 from encoders import get_encoder
 from encoders.profiles import PROFILES, Profile
 

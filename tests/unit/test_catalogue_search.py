@@ -13,8 +13,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from app.search.catalogue import Catalogue, PriceQuery, default_floor, saving_of
 from app.errors import QueryError
+from app.search.catalogue import Catalogue, PriceQuery, default_floor, saving_of
 from encoders.profiles import Profile
 from milvus import Collection, Filter
 

@@ -11,8 +11,6 @@ from typing import ClassVar
 
 import numpy as np
 import pytest
-
-from tests.conftest import apply_env
 from PIL import Image
 
 from encoders import EncoderError, WeightsNotFoundError, get_encoder
@@ -20,6 +18,7 @@ from encoders.base import l2_normalise
 from encoders.fake import FakeEncoder
 from encoders.profiles import PROFILES, resolve_profile
 from encoders.weights import local_weights, mmsearch_home, override_env_var, slug
+from tests.conftest import apply_env
 
 
 def test_fake_encoder_is_deterministic_unit_norm_and_batch_independent():

@@ -8,9 +8,20 @@ import argparse
 import numpy as np
 import pytest
 
-from app.eval.audio import VARIANTS, _group_max, distinct_files, make_variants, pick_evenly
-from app.eval.speech import corpus_wer, librivox_clips, normalise_transcript, word_errors
 from app.errors import QueryError
+from app.eval.audio import (
+    VARIANTS,
+    _group_max,
+    distinct_files,
+    make_variants,
+    pick_evenly,
+)
+from app.eval.speech import (
+    corpus_wer,
+    librivox_clips,
+    normalise_transcript,
+    word_errors,
+)
 
 RATE = 48000
 
@@ -171,8 +182,8 @@ def test_missing_weights_are_reported_not_raised(tmp_path, monkeypatch):
 
 
 def test_save_is_refused_for_the_speech_set():
-    from app.errors import CliError
     from app.cli.eval import cmd_eval
+    from app.errors import CliError
 
     args = argparse.Namespace(dataset="librivox-wer", save=True, folder=None)
     with pytest.raises(CliError, match="measures transcription and has none"):

@@ -48,9 +48,8 @@ def test_chance_similarities_skip_pairs_from_one_file():
 
 
 def test_thresholds_per_collection_and_eval_ones_win(tmp_path, monkeypatch):
-    from indexers.calibration import save, save_for_collection, threshold_for
-
     from indexers import config
+    from indexers.calibration import save, save_for_collection, threshold_for
 
     config.configure(calibration_path=tmp_path / "cal.json")  # restored by the conftest
     library, scratch = str(tmp_path / "library.db"), str(tmp_path / "a" / ".." / "scratch.db")

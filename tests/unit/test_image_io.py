@@ -6,10 +6,9 @@ import io
 import time
 
 import pytest
-
-from indexers import config
 from PIL import Image
 
+from indexers import config
 from indexers.image_io import ImageDecodeError, open_image, save_thumbnail
 
 

@@ -9,7 +9,17 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
-from app.answer.generators import ExtractiveGenerator, GeneratorChoice, GeneratorError, OllamaGenerator, OpenAICompatibleGenerator, answer_stream, build_messages, make_generator, split_sentences
+from app.answer.generators import (
+    ExtractiveGenerator,
+    GeneratorChoice,
+    GeneratorError,
+    OllamaGenerator,
+    OpenAICompatibleGenerator,
+    answer_stream,
+    build_messages,
+    make_generator,
+    split_sentences,
+)
 from tests.fake_llm import FakeLLM, FakeLLMServer
 from tests.ui.conftest import free_port
 

@@ -10,13 +10,12 @@ import numpy as np
 import pytest
 
 from app.answer.ask import ask, hit_label
+from app.errors import QueryError
 from app.search.bm25 import BM25Index, client_bm25
 from app.search.docs import Retriever
-from app.search.fusion import rrf_fuse
-from app.search.hits import fmt_ts
-from app.errors import QueryError
 from app.search.engine import SearchEngine
-from app.search.hits import Hit
+from app.search.fusion import rrf_fuse
+from app.search.hits import Hit, fmt_ts
 from encoders import get_encoder
 from encoders.profiles import PROFILES
 from indexers.docs import DOC_KIND, index_segments
