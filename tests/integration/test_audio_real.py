@@ -30,7 +30,7 @@ def _write(path: Path, y: np.ndarray, rate: int) -> None:
         if not have_pyav():
             path = path.with_suffix(".flac")
         else:
-            from tests.unit.test_audio_io import write_m4a
+            from tests.unit.indexers.test_audio_io import write_m4a
 
             write_m4a(path, y, rate)
             return

@@ -180,7 +180,7 @@ def test_milvus_uri_may_be_a_lite_path(tmp_path):
         "print('COUNT', coll.count())\n"
         "close(store.uri)\n"
     ).replace("DB_PATH", repr(str(db.resolve())))
-    repo = str(Path(__file__).resolve().parents[2])
+    repo = str(Path(__file__).resolve().parents[3])
     env = {**os.environ, "MILVUS_URI": "./data/x.db", "PYTHONPATH": os.pathsep.join(filter(None, [repo, os.environ.get("PYTHONPATH")]))}
     env.pop("MMSEARCH_DB", None)
     proc = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120, check=False)
