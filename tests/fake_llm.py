@@ -24,6 +24,8 @@ class FakeLLM:
     api_key: str | None = None  # when set, OpenAI calls must carry it as a Bearer token
     delay_s: float = 0.0  # pause between streamed pieces
     fail_after: int | None = None  # drop the connection after this many pieces
+    hold_before: int | None = None  # send this many pieces, then wait for `release` (a signalled point, not a delay)
+    release: threading.Event = field(default_factory=threading.Event)
     requests: list[dict[str, Any]] = field(default_factory=list)
     url: str = ""
 
@@ -86,6 +88,8 @@ class _Handler(BaseHTTPRequestHandler):
                 self.wfile.flush()
                 self.connection.shutdown(2)  # the server dies mid-answer
                 return
+            if llm.hold_before is not None and n == llm.hold_before:
+                llm.release.wait(timeout=600)  # the test releases the rest once it has seen the first pieces
             self.wfile.write(part.encode())
             self.wfile.flush()
             if llm.delay_s:

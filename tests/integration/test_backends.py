@@ -11,6 +11,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -67,6 +69,29 @@ def _rows(vecs: np.ndarray) -> list[dict]:
         }
         for i, v in enumerate(vecs)
     ]
+
+
+def _live_members(pgid: int) -> list[int]:
+    """Pids of a process group that have not exited (zombies count as exited)."""
+    live = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[0] != "Z" and int(fields[2]) == pgid:
+            live.append(int(stat.parent.name))
+    return live
+
+
+def _wait_group_gone(pgid: int, limit_s: float = 60.0) -> None:
+    """Wait until every process of a group has exited (the server's children too), bounded generously."""
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        if not _live_members(pgid):
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"processes of group {pgid} still running after {limit_s:.0f} s")
 
 
 def test_exact_top10_matches_numpy(store):
@@ -209,7 +234,6 @@ def test_lite_lock_message(tmp_path):
 
 def test_db_serve_shares_a_lite_file(tmp_path):
     """`mmsearch db serve` serves a .db on loopback; other processes use it through the URI."""
-    import time
 
     from milvus.servers import _wait_port, free_port
 
@@ -228,8 +252,8 @@ def test_db_serve_shares_a_lite_file(tmp_path):
         close(uri)
     finally:
         os.killpg(proc.pid, 15)
-        proc.wait(20)
-    time.sleep(0.5)
+        proc.wait(60)
+        _wait_group_gone(proc.pid)
     # the file holds the rows after the server stops
     assert VectorStore(db).find("image", "fake:8").count() == 2
     close(db)

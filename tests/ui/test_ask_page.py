@@ -84,7 +84,9 @@ def test_apptest_extractive_answer_cites_the_video_and_time(docs_db, monkeypatch
 
 def test_browser_chat_streams_an_llm_answer_with_citations(docs_db, browser):
     pieces = ["Yes: ", "redistribution ", "in binary form ", "is permitted ", "if the copyright notice ", "is reproduced [1]."]
-    with FakeLLMServer(FakeLLM(pieces=pieces, delay_s=0.5)) as llm:
+    # The stand-in holds the last piece until the test has seen the first ones: streaming is
+    # checked at a signalled point, not by racing a delay.
+    with FakeLLMServer(FakeLLM(pieces=pieces, hold_before=len(pieces) - 1)) as llm:
         env = {"MMSEARCH_LLM": "ollama:fake-llm:1b", "OLLAMA_HOST": llm.url}
         with streamlit_server(docs_db, env) as url:
             page = browser.new_page(viewport={"width": 1300, "height": 1000})
@@ -97,6 +99,7 @@ def test_browser_chat_streams_an_llm_answer_with_citations(docs_db, browser):
             # streaming: the first pieces show while the stand-in server is still sending the rest
             page.get_by_text("redistribution", exact=False).first.wait_for(timeout=120_000)
             assert page.get_by_text("is reproduced").count() == 0
+            llm.release.set()
             page.get_by_text("Sources", exact=True).wait_for(timeout=60_000)
             page.get_by_text("is reproduced [1].", exact=False).first.wait_for(timeout=10_000)
             captions = page.locator("[data-testid='stCaptionContainer']").all_inner_texts()
