@@ -174,3 +174,27 @@ def test_models_list_names_the_known_encoders(capsys):
     assert "open_clip:ViT-B-32/laion2b_s34b_b79k" in out and "timm:efficientnet_lite0" in out
     line = next(x for x in out.splitlines() if x.startswith("fake:16"))
     assert "dim 16" in line and "available" in line
+
+
+def test_milvus_uri_may_name_a_lite_file_and_doctor_says_where_each_setting_came_from(tmp_path):
+    """`MILVUS_URI=./data/my.db mmsearch …` works in a fresh process (pymilvus never sees the
+    path at import), and `doctor` lists the effective settings with their sources."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[4]
+    (tmp_path / "mmsearch.toml").write_text('device = "cpu"\n')
+    env = {k: v for k, v in os.environ.items() if k not in ("MMSEARCH_DB", "MMSEARCH_DEVICE", "MMSEARCH_CONFIG")}
+    env.update(MILVUS_URI="./data/my.db", PYTHONPATH=str(repo))
+    proc = subprocess.run(
+        [sys.executable, "-m", "app.cli", "doctor", "--profile", "offline"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    rows = {line.split()[0]: line.split()[1:] for line in proc.stdout.splitlines() if line.startswith("  ") and line.split()}
+    assert rows["db"][0] == "./data/my.db" and rows["db"][-2:] == ["env", "MILVUS_URI"]
+    assert rows["device"][0] == "cpu" and rows["device"][1] == "file"  # from ./mmsearch.toml
+    assert rows["profile"] == ["offline", "flag"]
+    assert (tmp_path / "data" / "my.db").exists()
