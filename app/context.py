@@ -60,7 +60,14 @@ class Context:
     def _profile_and_reason(self) -> tuple["Profile", str]:
         if self.given_profile is not None:
             return self.given_profile, f"profile {self.given_profile.name} (given)"
-        from encoders.profiles import resolve_profile
+        from encoders.profiles import Profile, resolve_profile
+
+        name = self.settings.profile
+        if name in self.settings.profiles:
+            table = dict(self.settings.profiles[name])
+            table["image_encoders"] = tuple(table["image_encoders"])
+            where = self.settings.sources().get("profiles", "settings")
+            return Profile(name, **table), f"profile {name} (defined in {where.removeprefix('file ')})"
 
         return resolve_profile(self.settings.profile, self.settings.device)
 

@@ -32,7 +32,7 @@ def user_message(exc: BaseException, db: str | None = None) -> str:
         return no_room
     known = (EncoderError, StoreError, QueryError, CliError, ImageDecodeError)
     text = str(exc).strip() or type(exc).__name__
-    if isinstance(exc, known):
+    if isinstance(exc, known) or getattr(exc, "user_facing", False):  # e.g. app.settings.SettingsError
         return text
     if isinstance(exc, FileNotFoundError):
         return f"file not found: {exc.filename or text}"

@@ -63,8 +63,16 @@ _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]+):")  # two letters at least: `C
 _DEVICE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 
 
+BUILTIN_PROFILES = ("auto", "full", "offline")
+PROFILE_KEYS_REQUIRED = ("image_encoders", "text_to_image", "image_to_image", "text")
+PROFILE_KEYS = (*PROFILE_KEYS_REQUIRED, "audio", "note")
+
+
 class SettingsError(ValueError):
     """A setting could not be read or is invalid; the message names the variable or file."""
+
+    user_facing = True  # app.errors.user_message shows the message as it is
+    from_flag = False  # set when a command-line flag holds the invalid value
 
 
 def default_home() -> Path:
@@ -241,8 +249,14 @@ class Settings(BaseSettings):
     )
     # models and hardware
     device: str = Field("auto", description="Where models run: auto, cpu, cuda, cuda:N or mps.")
-    profile: Literal["auto", "full", "offline"] = Field(
-        "auto", description="Which encoders: full (downloaded weights), offline (packaged) or auto."
+    profile: str = Field(
+        "auto", description="Which encoders: full (downloaded weights), offline (packaged), auto, or one of `profiles`."
+    )
+    profiles: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="Profiles of your own (TOML tables [profiles.NAME]: image_encoders, text_to_image, "
+        "image_to_image, text, audio, note); a built-in name is replaced.",
+        json_schema_extra={"env": []},
     )
     text_encoder: str | None = Field(
         None, description="Text encoder for documents; unset: the existing collection's, else the best available."
@@ -307,7 +321,10 @@ class Settings(BaseSettings):
         try:
             super().__init__(**values)
         except ValidationError as e:
-            raise SettingsError(_explain(e, load)) from None
+            err = SettingsError(_explain(e, load))
+            # a bad flag is bad usage: the CLI answers it like argparse does (exit 2)
+            err.from_flag = any(load.origin(str(x["loc"][0] if x.get("loc") else "profile")) == "flag" for x in e.errors())
+            raise err from None
         finally:
             if token is not None:
                 _LOAD.reset(token)
@@ -412,6 +429,22 @@ class Settings(BaseSettings):
     def _lower(cls, v: Any) -> Any:
         return v.strip().lower() if isinstance(v, str) else v
 
+    @model_validator(mode="after")
+    def _known_profile(self) -> "Settings":
+        if self.profile not in BUILTIN_PROFILES and self.profile not in self.profiles:
+            known = ", ".join([*BUILTIN_PROFILES, *(p for p in self.profiles if p not in BUILTIN_PROFILES)])
+            raise ValueError(f"unknown profile {self.profile!r}; choose {known} (or define [profiles.{self.profile}] in mmsearch.toml)")
+        for name, table in self.profiles.items():
+            missing = [k for k in PROFILE_KEYS_REQUIRED if k not in table]
+            unknown = [k for k in table if k not in PROFILE_KEYS]
+            if missing or unknown:
+                raise ValueError(
+                    f"profile {name!r}: " + "; ".join(filter(None, [
+                        f"missing {', '.join(missing)}" if missing else "", f"unknown {', '.join(unknown)}" if unknown else ""
+                    ]))
+                )
+        return self
+
     @field_validator("ollama_host")
     @classmethod
     def _ollama_scheme(cls, v: str) -> str:
@@ -506,7 +539,10 @@ def _explain(error: ValidationError, load: _Load) -> str:
     """One line per invalid value, naming where it came from; secret inputs are not echoed."""
     lines = []
     for err in error.errors():
-        loc = err.get("loc") or ("?",)
+        loc = err.get("loc") or ()
+        if not loc:  # a check across fields (an unknown profile): the message says it all
+            lines.append(err.get("msg", "invalid").removeprefix("Value error, "))
+            continue
         name = str(loc[0])
         where = load.origin(name)
         if name == "weights_overrides" and len(loc) > 1:
@@ -516,4 +552,6 @@ def _explain(error: ValidationError, load: _Load) -> str:
         secret = name in ("llm_api_key", "milvus_token")
         shown = "" if secret or err.get("type") == "missing" else f" = {err.get('input')!r}"
         lines.append(f"{name}{shown} (from {where}): {msg}")
+    if len(lines) == 1:
+        return f"invalid setting: {lines[0]}"
     return "invalid settings:\n  " + "\n  ".join(lines)

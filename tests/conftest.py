@@ -16,6 +16,7 @@ import shutil
 import struct
 import zlib
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -46,6 +47,9 @@ def mmsearch_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def _isolated_env(mmsearch_home: Path):
     mp = pytest.MonkeyPatch()
     mp.setenv("MMSEARCH_HOME", str(mmsearch_home))
+    empty_config = mmsearch_home / "empty-config.toml"  # a developer's ./mmsearch.toml must not leak in
+    empty_config.write_text("")
+    mp.setenv("MMSEARCH_CONFIG", str(empty_config))
     for name in ISOLATED_VARS:
         mp.delenv(name, raising=False)
     for name in list(os.environ):
@@ -115,12 +119,28 @@ def photos_dir(tmp_path: Path, sample_photos: Path) -> Path:
 
 
 # -- fake encoders in place of the real profiles --------------------------------------------
+def define_profiles(monkeypatch: pytest.MonkeyPatch, folder: Path, *profiles: Any) -> Path:
+    """Write `profiles` (encoders.profiles.Profile) as `[profiles.NAME]` tables of a settings
+    file and point MMSEARCH_CONFIG at it, the way a user defines their own profiles."""
+    import json
+
+    def table(p: Any) -> str:
+        fields = {"image_encoders": list(p.image_encoders), "text_to_image": p.text_to_image,
+                  "image_to_image": p.image_to_image, "text": p.text, "audio": p.audio, "note": p.note}
+        return f"[profiles.{p.name}]\n" + "".join(f"{k} = {json.dumps(v)}\n" for k, v in fields.items())
+
+    config = folder / "mmsearch.toml"
+    config.write_text("\n".join(table(p) for p in profiles))
+    apply_env(monkeypatch, MMSEARCH_CONFIG=str(config))
+    return config
+
+
 @pytest.fixture
-def fake_profile(monkeypatch: pytest.MonkeyPatch):
-    """Monkeypatches `encoders.profiles.PROFILES` so that "full", "offline" and "auto" all
-    resolve to a profile made only of the `fake:16` encoder (the CLI's --profile choices
-    stay valid, and no real model is loaded). Restored after the test."""
-    from encoders.profiles import PROFILES, Profile
+def fake_profile(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):
+    """"full", "offline" and "auto" defined in a settings file (MMSEARCH_CONFIG) as profiles made
+    only of the `fake:16` encoder, the way a user defines their own: the CLI and the app pick
+    them up through their settings, and no real model is loaded. Returns the offline one."""
+    from encoders.profiles import Profile
 
     fake = Profile(
         "offline",
@@ -130,8 +150,8 @@ def fake_profile(monkeypatch: pytest.MonkeyPatch):
         text="fake:16",
         note="fake encoders (tests)",
     )
-    monkeypatch.setitem(PROFILES, "offline", fake)
-    monkeypatch.setitem(PROFILES, "full", dataclasses.replace(fake, name="full"))
+    folder = tmp_path_factory.mktemp("fake_profile")
+    define_profiles(monkeypatch, folder, *(dataclasses.replace(fake, name=n) for n in ("auto", "full", "offline")))
     return fake
 
 

@@ -16,7 +16,7 @@ from typing import Callable, Sequence
 from app.cli import audio, catalogue, docs, eval, images, models, serve, video
 from app.cli.common import err
 from app.context import Context
-from app.settings import Settings
+from app.settings import Settings, SettingsError
 
 log = logging.getLogger("mmsearch")
 
@@ -24,7 +24,7 @@ log = logging.getLogger("mmsearch")
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--db", default=None, help="Milvus Lite .db path or server URI (default: env MMSEARCH_DB or MILVUS_URI, mmsearch.toml, ./data/mmsearch.db)")
-    common.add_argument("--profile", default=None, choices=["auto", "full", "offline"], help="model profile (env MMSEARCH_PROFILE, default auto)")
+    common.add_argument("--profile", default=None, help="model profile: auto, full, offline or one defined in mmsearch.toml (env MMSEARCH_PROFILE, default auto)")
     common.add_argument("--device", default=None, help="auto, cpu, cuda, mps (default: env MMSEARCH_DEVICE, mmsearch.toml, auto)")
     common.add_argument("-v", "--verbose", action="store_true", help="debug logging and full tracebacks")
 
@@ -72,6 +72,12 @@ def main(argv: Sequence[str] | None = None, context_factory: Callable[[Settings]
 
     try:
         args.ctx = build_context(args, context_factory)
+    except SettingsError as exc:
+        if exc.from_flag:
+            parser.error(str(exc).removeprefix("invalid setting: "))
+        err(f"mmsearch: error: {exc}")
+        return 1
+    try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
         err("mmsearch: interrupted")

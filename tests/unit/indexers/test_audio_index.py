@@ -8,6 +8,8 @@ import json
 
 import numpy as np
 import pytest
+
+from tests.conftest import define_profiles
 import soundfile as sf
 
 from app.errors import QueryError
@@ -144,12 +146,9 @@ def test_window_and_hop_are_part_of_the_ids(sounds, store, fake16):
 
 # -- search ---------------------------------------------------------------------------------
 @pytest.fixture
-def audio_profile(fake_profile, monkeypatch):
-    from encoders.profiles import PROFILES
-
+def audio_profile(fake_profile, monkeypatch, tmp_path):
     prof = dataclasses.replace(fake_profile, audio="fake:16")
-    monkeypatch.setitem(PROFILES, "offline", prof)
-    monkeypatch.setitem(PROFILES, "full", dataclasses.replace(prof, name="full"))
+    define_profiles(monkeypatch, tmp_path, *(dataclasses.replace(prof, name=n) for n in ("auto", "full", "offline")))
     return prof
 
 

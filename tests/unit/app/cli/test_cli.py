@@ -1,8 +1,8 @@
 """The `mmsearch` CLI through `app.cli.main([...])`: output contracts and exit codes.
 
-Every test that indexes or searches uses the `fake_profile` fixture, which monkeypatches
-`encoders.profiles.PROFILES` so that `--profile offline` (and full/auto) means the `fake:16`
-encoder: no real model is loaded, the CLI code paths are the real ones.
+Every test that indexes or searches uses the `fake_profile` fixture, which defines the profiles
+offline, full and auto in a settings file (`[profiles.NAME]`, through MMSEARCH_CONFIG) as the
+`fake:16` encoder: no real model is loaded, the CLI code paths are the real ones.
 """
 
 from __future__ import annotations

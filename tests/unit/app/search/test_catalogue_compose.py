@@ -7,6 +7,8 @@ import json
 
 import numpy as np
 import pytest
+
+from tests.conftest import define_profiles
 from PIL import Image, ImageDraw
 
 from app.errors import QueryError
@@ -109,10 +111,10 @@ def test_offline_profile_says_it_needs_clip(store):
         cat.similar_to_image(Image.new("RGB", (8, 8)), minus=["striped"])
 
 
-def test_cli_plus_minus(shop, tmp_db, monkeypatch, capsys):
+def test_cli_plus_minus(shop, tmp_db, monkeypatch, capsys, tmp_path):
     from app.cli.main import main
 
-    monkeypatch.setitem(PROFILES, "full", CLIP_PROFILE)
+    define_profiles(monkeypatch, tmp_path, CLIP_PROFILE)  # a user's own "full" in mmsearch.toml
     assert main(["index", "catalogue", str(shop / "c.csv"), "--db", tmp_db, "--profile", "full", "--device", "cpu", "-q"]) == 0
     capsys.readouterr()
     base = ["search", "image", str(shop / "img" / "3.png"), "--db", tmp_db, "--device", "cpu", "--min-similarity", "-1", "--json"]
