@@ -86,6 +86,12 @@ class Context:
         """auto, cpu, cuda or mps."""
         return self.settings.device
 
+    def text_encoder_choice(self, explicit: str | None = None) -> tuple[str, str]:
+        """The encoder of documents and transcripts, and why (`indexers.text_encoder`; no profile needed)."""
+        from indexers.text_encoder import resolve_text_encoder_id
+
+        return resolve_text_encoder_id(explicit, self.store, self.device, self.settings.text_encoder)
+
     def transcriber(self, transcriber_id: str | None = None) -> Any:
         """The speech-to-text model: `transcriber_id`, else the settings' (MMSEARCH_TRANSCRIBER)."""
         from encoders.transcribe import get_transcriber

@@ -10,14 +10,15 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import Any
 
 from app.cli.common import (
     CliError,
     choose_profile,
+    existing_file,
     finish_report,
     make_engine,
+    number_between,
     open_store,
     print_good_hits,
 )
@@ -60,14 +61,7 @@ def register(index_sub, search_sub, common: argparse.ArgumentParser) -> None:
     sa.set_defaults(func=cmd_search_audio)
 
 
-def _positive(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not 0 < value <= 3600:
-        raise argparse.ArgumentTypeError("seconds between 0 and 3600")
-    return value
+_positive = number_between(0, 3600, "seconds between 0 and 3600", low_inclusive=False)
 
 
 def audio_encoders(encoder_id: str, device: str, batch_size: int | None = None) -> list[Any]:
@@ -103,9 +97,7 @@ def cmd_index_audio(args: argparse.Namespace) -> int:
 
 
 def cmd_search_audio(args: argparse.Namespace) -> int:
-    path = Path(args.file)
-    if not path.is_file():
-        raise CliError(f"no such file: {path}")
+    path = existing_file(args.file)
     engine = make_engine(args)
     hits = engine.search_audio(path, k=args.k, encoder_id=args.encoder)
     print_good_hits(hits, engine, args, "audio", "audio", args.encoder, line=audio_hit_line)

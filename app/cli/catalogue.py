@@ -10,10 +10,18 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 from typing import Any
 
-from app.cli.common import CliError, choose_profile, err, finish_report, open_store, out
+from app.cli.common import (
+    CliError,
+    choose_profile,
+    err,
+    existing_file,
+    finish_report,
+    image_encoders,
+    open_store,
+    out,
+)
 from app.cli.images import cmd_search_image
 
 _CATALOGUE_FLAGS = ("price", "cheaper", "min_saving", "max_price", "min_price", "category", "currency", "catalogue")
@@ -114,15 +122,11 @@ def _catalogue(args: argparse.Namespace, kind: str = "product"):
 
 # -- commands ---------------------------------------------------------------------
 def cmd_index_catalogue(args: argparse.Namespace) -> int:
-    from encoders import get_encoder
     from indexers.catalogue import CatalogueError, index_catalogue
 
-    path = Path(args.file)
-    if not path.is_file():
-        raise CliError(f"no such file: {path}")
+    path = existing_file(args.file)
     store = open_store(args)
-    profile = choose_profile(args)
-    encoders = [get_encoder(e, args.device, args.batch_size) for e in profile.image_encoders]
+    encoders = image_encoders(args)
     try:
         report = index_catalogue(
             path, store, encoders, progress=not args.quiet,
@@ -150,9 +154,7 @@ def cmd_search_image_catalogue(args: argparse.Namespace) -> int:
         return cmd_search_image(args)
     from app.search.queries import load_query_image
 
-    path = Path(args.file)
-    if not path.is_file():
-        raise CliError(f"no such file: {path}")
+    path = existing_file(args.file)
     if getattr(args, "encoder", None):
         raise CliError("--encoder cannot be combined with catalogue, --plus/--minus or --min-similarity options")
     image = load_query_image(path)

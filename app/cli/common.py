@@ -6,12 +6,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from app.context import Context
 from app.errors import CliError
 
-__all__ = ["CliError", "context", "out", "err", "open_store", "choose_profile", "make_engine", "print_hits", "print_good_hits", "finish_report", "min_score"]
+__all__ = ["CliError", "context", "out", "err", "open_store", "choose_profile", "make_engine", "image_encoders", "existing_file", "number_between", "print_hits", "print_good_hits", "finish_report", "min_score"]
 
 
 def out(text: str = "") -> None:
@@ -41,6 +42,36 @@ def choose_profile(args: argparse.Namespace):
         err(f"mmsearch: {ctx.profile_reason}")
         args.profile_said = True
     return ctx.profile
+
+
+def image_encoders(args: argparse.Namespace) -> list[Any]:
+    """The profile's photo encoders, at `--batch-size` where the command has one."""
+    from encoders import get_encoder
+
+    return [get_encoder(e, args.device, getattr(args, "batch_size", None)) for e in choose_profile(args).image_encoders]
+
+
+def existing_file(name: str) -> Path:
+    """`name` as a path; a CliError when it is not a file."""
+    path = Path(name)
+    if not path.is_file():
+        raise CliError(f"no such file: {path}")
+    return path
+
+
+def number_between(low: float, high: float, message: str, low_inclusive: bool = True) -> Callable[[str], float]:
+    """An argparse type: a number from `low` (included unless `low_inclusive` is False) to `high`."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        if not ((low <= value) if low_inclusive else (low < value)) or value > high:
+            raise argparse.ArgumentTypeError(message)
+        return value
+
+    return parse
 
 
 def make_engine(args: argparse.Namespace):

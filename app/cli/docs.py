@@ -68,13 +68,12 @@ def register(sub, index_sub, common: argparse.ArgumentParser) -> None:
 def _encoder_id(args: argparse.Namespace, store) -> str | None:
     """The encoder the user asked for, with `--dim` applied; None leaves the choice to the store."""
     from encoders.sentence_transformers_encoder import KNOWN_TEXT_MODELS
-    from indexers.text_encoder import resolve_text_encoder_id
 
     if args.dim is None:
         return args.encoder
     if args.dim < 8:
         raise CliError("--dim must be at least 8")
-    eid = resolve_text_encoder_id(args.encoder, store, args.device, context(args).settings.text_encoder)[0].split("@")[0]
+    eid = context(args).text_encoder_choice(args.encoder)[0].split("@")[0]
     family, _, name = eid.partition(":")
     if family != "sentence_transformers":
         raise CliError(f"--dim applies to sentence-transformers encoders, not {eid}")
@@ -86,10 +85,9 @@ def _encoder_id(args: argparse.Namespace, store) -> str | None:
 def cmd_index_docs(args: argparse.Namespace) -> int:
     from encoders import get_encoder
     from indexers.docs import index_docs
-    from indexers.text_encoder import resolve_text_encoder_id
 
     store = open_store(args)
-    eid, why = resolve_text_encoder_id(_encoder_id(args, store), store, args.device, context(args).settings.text_encoder)
+    eid, why = context(args).text_encoder_choice(_encoder_id(args, store))
     err(f"mmsearch: text encoder {eid} ({why})")
     report = index_docs(
         args.paths, store, get_encoder(eid, args.device), chunk_tokens=args.chunk_tokens, overlap=args.overlap,

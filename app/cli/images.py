@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from app.cli.common import (
-    CliError,
-    choose_profile,
+    existing_file,
     finish_report,
+    image_encoders,
     make_engine,
     open_store,
     print_good_hits,
@@ -44,11 +43,9 @@ def register(index_sub, search_sub, common: argparse.ArgumentParser) -> argparse
 
 
 def cmd_index_images(args: argparse.Namespace) -> int:
-    from encoders import get_encoder
     from indexers.images import index_images
 
-    encoders = [get_encoder(e, args.device, args.batch_size) for e in choose_profile(args).image_encoders]
-    report = index_images(args.paths, open_store(args), encoders, progress=not args.quiet)
+    report = index_images(args.paths, open_store(args), image_encoders(args), progress=not args.quiet)
     return finish_report(report, args.json)
 
 
@@ -65,9 +62,7 @@ def cmd_search_text(args: argparse.Namespace) -> int:
 def cmd_search_image(args: argparse.Namespace) -> int:
     from app.search.queries import load_query_image
 
-    path = Path(args.file)
-    if not path.is_file():
-        raise CliError(f"no such file: {path}")
+    path = existing_file(args.file)
     image = load_query_image(path)
     eng = make_engine(args)
     hits = eng.search_image(image, k=args.k, encoder_id=args.encoder)

@@ -9,10 +9,10 @@ from pathlib import Path
 
 from app.cli.common import (
     CliError,
-    choose_profile,
     context,
     err,
     finish_report,
+    image_encoders,
     open_store,
 )
 from app.cli.images import cmd_index_images
@@ -59,7 +59,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from app.demo.catalogue import prepare_catalogue
     from app.demo.photos import prepare_photos
-    from encoders import get_encoder
     from indexers.catalogue import index_catalogue
 
     photos = prepare_photos(Path(args.data_dir) / "samples" / "photos")
@@ -69,7 +68,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if code != 0:
         return code
     csv_path = prepare_catalogue(Path(args.data_dir) / "samples" / "catalogue")
-    encoders = [get_encoder(e, args.device, args.batch_size) for e in choose_profile(args).image_encoders]
+    encoders = image_encoders(args)
     code = finish_report(index_catalogue(csv_path, open_store(args), encoders, progress=not args.quiet), False)
     if code != 0 or args.no_serve:
         return code

@@ -16,7 +16,7 @@ def transcribe_audio_files(args: argparse.Namespace, store, report) -> None:
 
     ctx = context(args)
     transcriber = ctx.transcriber(getattr(args, "transcriber", None))
-    text_encoder = get_encoder(ctx.engine.text_encoder_id(), args.device)
+    text_encoder = get_encoder(ctx.text_encoder_choice()[0], args.device)
     speech = index_speech(args.paths, store, transcriber, audio_extensions(), text_encoder=text_encoder, progress=not args.quiet)
     known = {p for p, _ in report.failed}
     report.failed.extend((p, r) for p, r in speech.failed if p not in known)

@@ -11,7 +11,14 @@ from __future__ import annotations
 
 import argparse
 
-from app.cli.common import CliError, choose_profile, context, finish_report, open_store
+from app.cli.common import (
+    CliError,
+    context,
+    finish_report,
+    image_encoders,
+    number_between,
+    open_store,
+)
 
 
 def register(index_sub, common: argparse.ArgumentParser) -> None:
@@ -38,14 +45,7 @@ def register(index_sub, common: argparse.ArgumentParser) -> None:
     iv.set_defaults(func=cmd_index_video)
 
 
-def _fps(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not 0 <= value <= 60:
-        raise argparse.ArgumentTypeError("frames per second between 0 and 60")
-    return value
+_fps = number_between(0, 60, "frames per second between 0 and 60")
 
 
 def cmd_index_video(args: argparse.Namespace) -> int:
@@ -55,11 +55,10 @@ def cmd_index_video(args: argparse.Namespace) -> int:
     if args.fps == 0 and args.scene is None:
         raise CliError("--fps 0 needs --scene T (sample by time, by scene change, or both)")
     store = open_store(args)
-    profile = choose_profile(args)
-    encoders = [get_encoder(e, args.device, args.batch_size) for e in profile.image_encoders]
+    encoders = image_encoders(args)
     ctx = context(args)
     transcriber = None if args.no_speech else ctx.transcriber(args.transcriber)
-    text_encoder = None if args.no_speech else get_encoder(ctx.engine.text_encoder_id(), args.device)
+    text_encoder = None if args.no_speech else get_encoder(ctx.text_encoder_choice()[0], args.device)
     report = index_video(
         args.paths, store, encoders, transcriber=transcriber, text_encoder=text_encoder,
         fps=args.fps, scene_threshold=args.scene, progress=not args.quiet,

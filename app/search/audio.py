@@ -146,7 +146,7 @@ def speech_hits(engine: SearchScope, query: str, k: int, filter: Filter | None =
 
     only_segments = Filter.eq("kind", SEGMENT_KIND) & (filter or Filter())
     try:
-        hits = search_docs(engine.store, query, k=k * 3, filter=only_segments, device=engine.device, configured_encoder=engine.text_encoder)
+        hits = search_docs(engine, query, k=k * 3, filter=only_segments)
     except QueryError:
         return []
     out = [h for h in hits if (h.meta or {}).get("media") == "audio"][:k]

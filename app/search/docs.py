@@ -31,6 +31,7 @@ from app.search.fusion import RRF_K, rrf_fuse
 from app.search.hits import Hit
 from app.search.queries import clean_text_query
 from app.search.rerank import get_reranker
+from app.search.scope import SearchScope
 from app.search.vectors import cached_query_vector
 from encoders import get_encoder
 from encoders.base import Encoder
@@ -140,8 +141,6 @@ class Retriever:
         return np.vstack([enc.embed_queries(texts[:1]), enc.embed_documents(texts[1:])])
 
 
-def search_docs(
-    store: VectorStore, query: str, k: int = 10, filter: Filter | None = None, device: str = "auto", configured_encoder: str | None = None
-) -> list[Hit]:
+def search_docs(scope: SearchScope, query: str, k: int = 10, filter: Filter | None = None) -> list[Hit]:
     """Hybrid search over documents and transcripts (for `search text --kind doc`)."""
-    return Retriever(store, device=device, configured_encoder=configured_encoder).retrieve(query, k=k, filter=filter)
+    return Retriever(scope.store, device=scope.device, configured_encoder=scope.text_encoder).retrieve(query, k=k, filter=filter)

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from app.errors import QueryError
-from app.search import audio, catalogue, docs, images, video
+from app.search import audio, docs, images, video
 from app.search.hits import Hit
 from app.search.queries import clean_text_query
 from app.search.scope import SearchScope
@@ -24,7 +24,7 @@ class SearchEngine(SearchScope):
         """Text → items of `kind`, best first."""
         q = clean_text_query(query)
         if kind == "doc":  # document chunks and transcript segments: hybrid dense + BM25
-            return docs.search_docs(self.store, q, k=k, filter=filter, device=self.device, configured_encoder=self.text_encoder)
+            return docs.search_docs(self, q, k=k, filter=filter)
         if kind == "audio":  # through the audio encoder's stored tags (PANNs) and speech transcripts
             return audio.search_text_audio(self, q, k=k, filter=filter)
         if kind == "video":  # frames and transcript lines fused into moments
@@ -46,10 +46,6 @@ class SearchEngine(SearchScope):
     ) -> list[Hit]:
         """A sound clip (path or bytes) → the most similar indexed windows, best first."""
         return audio.search_audio(self, source, k=k, filter=filter, encoder_id=encoder_id)
-
-    def catalogue(self, kind: str = catalogue.KIND) -> catalogue.Catalogue:
-        """The product catalogue over this engine's store and profile."""
-        return catalogue.Catalogue(self.store, self.profile, self.device, kind=kind)
 
     def retriever(self, **kwargs: Any) -> docs.Retriever:
         """A retriever over documents and transcripts (`mode`, `rerank`, `bm25`, `encoder_id`)."""

@@ -47,11 +47,11 @@ class SearchScope:
     device: str = "auto"
     text_encoder: str | None = None  # the settings' text encoder (MMSEARCH_TEXT_ENCODER), if any
 
-    def text_encoder_id(self, explicit: str | None = None) -> str:
+    def text_encoder_id(self) -> str:
         """The encoder of documents and transcripts (see `indexers.text_encoder`)."""
         from indexers.text_encoder import resolve_text_encoder_id
 
-        return resolve_text_encoder_id(explicit, self.store, self.device, self.text_encoder)[0]
+        return resolve_text_encoder_id(None, self.store, self.device, self.text_encoder)[0]
 
     def encoder(self, encoder_id: str) -> Encoder:
         """The (shared, lazily loaded) encoder for an id."""
