@@ -319,3 +319,24 @@ def test_importing_settings_is_cheap():
         "assert not heavy and not ours, (heavy, ours)"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parents[3])
+
+
+def test_defaults_and_thumbnail_place_agree_with_the_layers_that_use_them(tmp_path: Path):
+    """app.settings keeps its own copies of a few defaults (it imports none of our packages, so
+    the CLI starts fast); they must say what the layers below say."""
+    from app.context import apply_settings
+    from app.settings import weights_env_var
+    from encoders.transcribe import DEFAULT_TRANSCRIBER as transcriber
+    from encoders.weights import override_env_var
+    from indexers import config
+    from indexers.thumbs import thumbs_dir
+    from milvus.store import DEFAULT_LITE_PATH
+
+    s = Settings.load(environ={"MMSEARCH_HOME": str(tmp_path)})
+    assert (s.db, s.transcriber) == (DEFAULT_LITE_PATH, transcriber)
+    assert (s.max_pixels, s.max_audio_seconds) == (config.DEFAULT_MAX_PIXELS, config.DEFAULT_MAX_AUDIO_SECONDS)
+    apply_settings(s)  # the conftest re-applies the session's settings afterwards
+    for db in ("./data/a.db", str(tmp_path / "b.db"), "http://milvus:19530"):
+        assert thumbs_dir(db) == s.thumbs_dir(db)
+    for eid in ("open_clip:ViT-B-32/laion2b_s34b_b79k", "panns:Cnn14", "sentence_transformers:all-MiniLM-L6-v2@256"):
+        assert weights_env_var(eid) == override_env_var(eid)
