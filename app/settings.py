@@ -296,6 +296,19 @@ class Settings(BaseSettings):
         json_schema_extra=_env("MMSEARCH_LLM_API_KEY", "OPENAI_API_KEY"),
     )
     ollama_host: str = Field(DEFAULT_OLLAMA_HOST, description="Ollama server URL.", json_schema_extra=_env("OLLAMA_HOST"))
+    # the server (`mmsearch serve`)
+    api_token: SecretStr | None = Field(
+        None,
+        description="Token the server asks of every API call and of the app; required to bind beyond 127.0.0.1.",
+    )
+    library_roots: list[Path] = Field(
+        default_factory=lambda: [Path("~").expanduser()],
+        description="Folders whose files the Library page and the API may index by path (os.pathsep-separated).",
+    )
+    uploads: Path | None = Field(
+        None, description="Where uploaded files are kept; default beside a Lite .db (data/uploads), else HOME/uploads."
+    )
+    upload_max_mb: float = Field(200.0, gt=0, description="Largest file the server accepts as an upload, in MB.")
     # tests and benchmarks
     milvus_server_venv: Path = Field(
         REPO / ".venv-milvus-server", description="Venv of the Milvus 2.3.5 test server (tests, bench)."
@@ -451,7 +464,17 @@ class Settings(BaseSettings):
         v = v.strip()
         return v if v.startswith(("http://", "https://")) else "http://" + v  # OLLAMA_HOST may be host:port
 
-    @field_validator("home", "calibration", "thumbs", "milvus_server_venv", "lite3_venv")
+    @field_validator("library_roots", mode="before")
+    @classmethod
+    def _split_roots(cls, v: Any) -> Any:
+        return [part for part in v.split(os.pathsep) if part.strip()] if isinstance(v, str) else v
+
+    @field_validator("library_roots")
+    @classmethod
+    def _expand_roots(cls, v: list[Path]) -> list[Path]:
+        return [p.expanduser() for p in v]
+
+    @field_validator("home", "calibration", "thumbs", "uploads", "milvus_server_venv", "lite3_venv")
     @classmethod
     def _expand(cls, v: Path | None) -> Path | None:
         return v.expanduser() if v is not None else None
@@ -485,6 +508,14 @@ class Settings(BaseSettings):
         if not is_server_uri(uri) and uri.endswith(".db"):
             return Path(uri).parent / "thumbs"
         return self.home / "thumbs"
+
+    def uploads_dir(self) -> Path:
+        """Where the server keeps uploaded files: `uploads` if set, else beside a Lite `.db`, else HOME/uploads."""
+        if self.uploads is not None:
+            return self.uploads
+        if not self.db_is_server and self.db.endswith(".db"):
+            return Path(self.db).parent / "uploads"
+        return self.home / "uploads"
 
     def sources(self) -> dict[str, str]:
         """For each field, where its value came from: "flag", "env NAME", "file PATH" or "default"."""
@@ -521,6 +552,8 @@ class Settings(BaseSettings):
                 continue
             if isinstance(value, SecretStr):
                 value = value.get_secret_value()
+            if isinstance(value, list):
+                value = os.pathsep.join(str(v) for v in value)
             out[self.env_names(name)[0]] = str(value)
         for var, path in self.weights_overrides.items():
             out[var] = str(path)
@@ -549,7 +582,7 @@ def _explain(error: ValidationError, load: _Load) -> str:
             where = load.weight_origin(str(loc[1]))
             name = f"weights_overrides[{loc[1]}]"
         msg = err.get("msg", "invalid").removeprefix("Value error, ")
-        secret = name in ("llm_api_key", "milvus_token")
+        secret = name in ("llm_api_key", "milvus_token", "api_token")
         shown = "" if secret or err.get("type") == "missing" else f" = {err.get('input')!r}"
         lines.append(f"{name}{shown} (from {where}): {msg}")
     if len(lines) == 1:

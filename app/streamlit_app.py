@@ -6,7 +6,7 @@ from pathlib import Path
 
 import streamlit as st
 
-st.set_page_config(page_title="mmsearch", page_icon=":material/search:", layout="wide")
+st.set_page_config(page_title="mmsearch", page_icon=":material/travel_explore:", layout="wide")
 
 # Not "pages/": Streamlit would also list that folder itself on deep links (/audio).
 _here = Path(__file__).parent / "views"
@@ -17,6 +17,7 @@ PAGES = [
     ("audio.py", "Sounds", ":material/graphic_eq:"),
     ("video.py", "Video moments", ":material/movie:"),
     ("ask.py", "Ask your documents", ":material/forum:"),
+    ("library.py", "Library", ":material/library_add:"),
     ("status.py", "Status", ":material/monitor_heart:"),
 ]
 pages = [

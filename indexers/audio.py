@@ -31,6 +31,7 @@ from indexers.audio_io import (
 )
 from indexers.calibration import calibrate_from_distribution
 from indexers.files import digest_files, discover, item_id
+from indexers.progress import Progress, progress_bar
 from indexers.report import IndexReport
 from milvus import Collection, VectorStore
 
@@ -144,7 +145,7 @@ def index_audio(
     encoders: Sequence[Encoder],
     window_s: float = DEFAULT_WINDOW_S,
     hop_s: float = DEFAULT_HOP_S,
-    progress: bool = True,
+    progress: Progress = True,
     workers: int = 2,
 ) -> IndexReport:
     """Index every sound file under `paths` with each encoder; skip what is already stored.
@@ -152,7 +153,6 @@ def index_audio(
     Files are hashed first (cheap), so a re-run decodes nothing it has seen; the next
     files decode on worker threads while the model embeds the current ones.
     """
-    from tqdm import tqdm
 
     if window_s <= 0 or hop_s <= 0 or hop_s > window_s:
         raise ValueError("the window must be positive and the hop between 0 and the window length")
@@ -178,7 +178,7 @@ def index_audio(
     report.unchanged = len(digests) - len(todo)
 
     # 2. decode ahead on worker threads; embed groups of files; write each file's rows at once
-    bar = tqdm(total=len(todo), unit="file", desc="indexing audio", disable=not progress or not todo)
+    bar = progress_bar(progress, len(todo), "file", "indexing audio")
     seconds = 0.0
     with ThreadPoolExecutor(workers) as pool:
         pending: deque[tuple[Path, Future]] = deque()

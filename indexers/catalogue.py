@@ -38,6 +38,7 @@ from indexers.model_inputs import (
     pipeline_batch,
     prepare_inputs,
 )
+from indexers.progress import Progress, progress_bar
 from indexers.report import IndexReport, is_out_of_room
 from indexers.thumbs import thumb_path
 from indexers.web import DownloadError, download, is_url
@@ -435,14 +436,13 @@ def index_catalogue(
     store: VectorStore,
     encoders: Sequence[Encoder],
     batch_size: int | None = None,
-    progress: bool = False,
+    progress: Progress = False,
     allow_urls: bool = True,
     url_timeout: float = URL_TIMEOUT_S,
     prune: bool = False,
     workers: int = 2,
 ) -> CatalogueReport:
     """Import (or re-import) a catalogue file into a `product` collection per encoder."""
-    from tqdm import tqdm
 
     t0 = time.perf_counter()
     batch_size = batch_size or pipeline_batch(encoders)
@@ -476,7 +476,7 @@ def index_catalogue(
 
     # 2. decode the next batch on worker threads while the models embed this one
     batches = [todo[i : i + batch_size] for i in range(0, len(todo), batch_size)]
-    bar = tqdm(total=len(todo), unit="item", desc="importing catalogue", disable=not progress or not todo)
+    bar = progress_bar(progress, len(todo), "item", "importing catalogue")
     with ThreadPoolExecutor(workers) as pool, model_threads_beside(workers, encoders):
         pending = [pool.submit(_decode, p, store.uri, url_timeout, encoders) for p in batches[0]] if batches else []
         for i, batch in enumerate(batches):

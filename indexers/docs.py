@@ -34,6 +34,7 @@ from indexers.chunking import (
     regex_token_spans,
 )
 from indexers.files import discover, item_id
+from indexers.progress import Progress, progress_bar
 from indexers.report import IndexReport
 from indexers.text_encoder import DOC_KIND, resolve_text_encoder_id  # noqa: F401 (DOC_KIND: the row kind of chunks too)
 from indexers.web import DownloadError, download, is_url, mb
@@ -353,11 +354,9 @@ def index_docs(
     overlap: int = DEFAULT_OVERLAP,
     url_timeout: float = 10.0,
     max_bytes: int = DEFAULT_MAX_BYTES,
-    progress: bool = True,
+    progress: Progress = True,
 ) -> DocsIndexReport:
     """Index files, folders and http(s) URLs; each bad input is skipped with its reason."""
-    from tqdm import tqdm
-
     t0 = time.perf_counter()
     report = DocsIndexReport(kind="docs", encoder=encoder.spec.id)
     urls = [str(i) for i in inputs if is_url(str(i))]
@@ -370,7 +369,7 @@ def index_docs(
     coll = text_collection(store, encoder)
     report.collections = [coll.name]
     sources = [str(f) for f in files] + urls
-    for src in tqdm(sources, unit="doc", desc="indexing docs", disable=not progress or len(sources) < 2):
+    for src in progress_bar(progress, len(sources), "doc", "indexing docs", iterable=sources, quiet_below=2):
         try:
             doc = load_source(src, url_timeout, max_bytes)
         except DocError as exc:

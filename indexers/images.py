@@ -25,6 +25,7 @@ from indexers.model_inputs import (
     pipeline_batch,
     prepare_inputs,
 )
+from indexers.progress import Progress, progress_bar
 from indexers.report import IndexReport, is_out_of_room
 from indexers.thumbs import thumb_path
 from milvus import Collection, VectorStore
@@ -82,7 +83,7 @@ def index_images(
     store: VectorStore,
     encoders: Sequence[Encoder],
     batch_size: int | None = None,
-    progress: bool = True,
+    progress: Progress = True,
     workers: int = 2,
 ) -> IndexReport:
     """Index every image under `paths` with each encoder; skip what is already stored.
@@ -90,7 +91,6 @@ def index_images(
     Files are hashed first (cheap) so a re-run only decodes and embeds new content;
     the next batch decodes on worker threads while the model embeds the current one.
     """
-    from tqdm import tqdm
 
     t0 = time.perf_counter()
     batch_size = batch_size or pipeline_batch(encoders)
@@ -112,7 +112,7 @@ def index_images(
 
     # 2. decode the next batch while embedding this one
     batches = [todo[i : i + batch_size] for i in range(0, len(todo), batch_size)]
-    bar = tqdm(total=len(todo), unit="img", desc="indexing images", disable=not progress or not todo)
+    bar = progress_bar(progress, len(todo), "img", "indexing images")
     with ThreadPoolExecutor(workers) as pool, model_threads_beside(workers, encoders):
 
         def submit(batch: list[Path]) -> list[Future]:

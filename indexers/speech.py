@@ -10,6 +10,7 @@ from typing import Any, Sequence
 
 from encoders.base import Encoder
 from indexers.files import discover, file_digest
+from indexers.progress import Progress, progress_bar
 from indexers.report import IndexReport
 from milvus import VectorStore
 
@@ -40,12 +41,11 @@ def index_speech(
     extensions: frozenset[str],
     media: str = "audio",
     text_encoder: Encoder | None = None,
-    progress: bool = True,
+    progress: Progress = True,
 ) -> IndexReport:
     """Transcribe the speech of every file under `paths` into timed segments of the text
     (docs) collection, so spoken words are found by `search text --kind doc` and cited by `ask`.
     A file whose transcript is stored for the same content is skipped."""
-    from tqdm import tqdm
 
     from indexers.docs import (
         DOC_KIND,
@@ -65,7 +65,7 @@ def index_speech(
 
         text_encoder = get_encoder(resolve_text_encoder_id(None, store)[0])
     coll = store.find(DOC_KIND, text_encoder.spec.id)
-    for path in tqdm(files, unit="file", desc="transcribing speech", disable=not progress or not files):
+    for path in progress_bar(progress, len(files), "file", "transcribing speech", iterable=files):
         try:
             digest = file_digest(path)
         except OSError as exc:

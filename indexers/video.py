@@ -22,6 +22,7 @@ import numpy as np
 
 from encoders.base import Encoder
 from indexers.files import discover, file_digest, item_id
+from indexers.progress import Progress, progress_bar
 from indexers.report import IndexReport
 from indexers.speech import transcribe_track
 from milvus import Collection, VectorStore
@@ -171,12 +172,11 @@ def index_video(
     text_encoder: Encoder | None = None,
     fps: float = DEFAULT_FPS,
     scene_threshold: float | None = None,
-    progress: bool = True,
+    progress: Progress = True,
     stats: VideoStats | None = None,
 ) -> IndexReport:
     """Index every video under `paths`: frames with each image encoder, speech with the
     transcriber (None: frames only) into the text collection. Already stored files are skipped."""
-    from tqdm import tqdm
 
     from indexers.images import label_extras
 
@@ -206,7 +206,7 @@ def index_video(
             continue
         work.append((p, digest, info))
 
-    bar = tqdm(total=round(sum(i.duration_s for _, _, i in work), 1), unit="s", desc="indexing video (media time)", disable=not progress or not work)
+    bar = progress_bar(progress, round(sum(i.duration_s for _, _, i in work), 1), "s", "indexing video (media time)")
     for path, digest, info in work:
         try:
             n = _index_one(path, digest, info, store, collections, transcriber, text_encoder, fps, scene_threshold, stats, bar, label_extras)

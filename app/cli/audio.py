@@ -17,6 +17,7 @@ from app.cli.common import (
     choose_profile,
     existing_file,
     finish_report,
+    index_through_server,
     make_engine,
     number_between,
     open_store,
@@ -83,6 +84,8 @@ def cmd_index_audio(args: argparse.Namespace) -> int:
 
     if args.hop > args.window:
         raise CliError(f"--hop ({args.hop:g} s) must not exceed --window ({args.window:g} s)")
+    if not args.encoder and not getattr(args, "speech", False) and (code := index_through_server(args, "audio", args.paths)) is not None:
+        return code
     store = open_store(args)
     encoder_id = args.encoder or choose_profile(args).audio
     if not encoder_id:
@@ -97,9 +100,14 @@ def cmd_index_audio(args: argparse.Namespace) -> int:
 
 
 def cmd_search_audio(args: argparse.Namespace) -> int:
+    from app.server.client import RemoteEngine
+
     path = existing_file(args.file)
     engine = make_engine(args)
-    hits = engine.search_audio(path, k=args.k, encoder_id=args.encoder)
+    if isinstance(engine, RemoteEngine):
+        hits = engine.search_file("audio", path, k=args.k, encoder_id=args.encoder)
+    else:
+        hits = engine.search_audio(path, k=args.k, encoder_id=args.encoder)
     print_good_hits(hits, engine, args, "audio", "audio", args.encoder, line=audio_hit_line)
     return 0
 

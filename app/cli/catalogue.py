@@ -19,6 +19,7 @@ from app.cli.common import (
     existing_file,
     finish_report,
     image_encoders,
+    index_through_server,
     open_store,
     out,
 )
@@ -125,6 +126,8 @@ def cmd_index_catalogue(args: argparse.Namespace) -> int:
     from indexers.catalogue import CatalogueError, index_catalogue
 
     path = existing_file(args.file)
+    if not args.prune and (code := index_through_server(args, "catalogue", [str(path)])) is not None:
+        return code
     store = open_store(args)
     encoders = image_encoders(args)
     try:

@@ -12,7 +12,7 @@ from typing import Any, Callable, Sequence
 from app.context import Context
 from app.errors import CliError
 
-__all__ = ["CliError", "context", "out", "err", "open_store", "choose_profile", "make_engine", "image_encoders", "existing_file", "number_between", "print_hits", "print_good_hits", "finish_report", "min_score"]
+__all__ = ["CliError", "context", "out", "err", "open_store", "choose_profile", "server", "make_engine", "index_through_server", "image_encoders", "existing_file", "number_between", "print_hits", "print_good_hits", "finish_report", "min_score"]
 
 
 def out(text: str = "") -> None:
@@ -74,10 +74,45 @@ def number_between(low: float, high: float, message: str, low_inclusive: bool = 
     return parse
 
 
+def server(args: argparse.Namespace):
+    """The running `mmsearch serve` on this database, if any (a `ServerClient`): it has the
+    database open and the models loaded, so searches and index runs go through it."""
+    if not hasattr(args, "server_client"):
+        from app.server.client import connect
+
+        args.server_client = connect(context(args).settings)
+        if args.server_client is not None:
+            err(f"mmsearch: through the server at {args.server_client.info.url} (it has {context(args).settings.db} open)")
+    return args.server_client
+
+
 def make_engine(args: argparse.Namespace):
-    """The search engine over the store with the profile's models."""
+    """The search engine over the store with the profile's models (a running server's, if any)."""
+    client = server(args)
+    if client is not None:
+        from app.server.client import RemoteEngine
+
+        return RemoteEngine(client)
     choose_profile(args)
     return context(args).engine
+
+
+def index_through_server(args: argparse.Namespace, kind: str, paths: list[str]) -> int | None:
+    """Index through the running server, if there is one (its exit code); None otherwise."""
+    client = server(args)
+    if client is None:
+        return None
+    from app.server.client import run_job
+    from indexers.report import IndexReport
+
+    job = run_job(client, kind, paths, progress=not getattr(args, "quiet", False))
+    if job["state"] == "failed":
+        raise CliError(f"the server's index job failed: {job['error']}")
+    if job["state"] == "cancelled":
+        raise CliError("the server's index job was cancelled")
+    failed = [(s["path"], s["reason"]) for s in job["skipped"]]
+    seconds = (job["finished"] or job["created"]) - job["created"]
+    return finish_report(IndexReport(kind, job["indexed"], job["unchanged"], failed, seconds), getattr(args, "json", False))
 
 
 def print_hits(hits: Sequence[Any], as_json: bool, line: Callable[[Any], str] | None = None) -> None:

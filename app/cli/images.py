@@ -8,6 +8,7 @@ from app.cli.common import (
     existing_file,
     finish_report,
     image_encoders,
+    index_through_server,
     make_engine,
     open_store,
     print_good_hits,
@@ -45,6 +46,8 @@ def register(index_sub, search_sub, common: argparse.ArgumentParser) -> argparse
 def cmd_index_images(args: argparse.Namespace) -> int:
     from indexers.images import index_images
 
+    if (code := index_through_server(args, "images", args.paths)) is not None:
+        return code
     report = index_images(args.paths, open_store(args), image_encoders(args), progress=not args.quiet)
     return finish_report(report, args.json)
 
@@ -61,10 +64,14 @@ def cmd_search_text(args: argparse.Namespace) -> int:
 
 def cmd_search_image(args: argparse.Namespace) -> int:
     from app.search.queries import load_query_image
+    from app.server.client import RemoteEngine
 
     path = existing_file(args.file)
-    image = load_query_image(path)
+    image = load_query_image(path)  # a bad photo fails here, before the models or the server
     eng = make_engine(args)
-    hits = eng.search_image(image, k=args.k, encoder_id=args.encoder)
+    if isinstance(eng, RemoteEngine):
+        hits = eng.search_file("image", path, k=args.k, encoder_id=args.encoder)
+    else:
+        hits = eng.search_image(image, k=args.k, encoder_id=args.encoder)
     print_good_hits(hits, eng, args, "image", "image", args.encoder)
     return 0

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
-import sys
 from pathlib import Path
 
 from app.cli.common import (
@@ -26,7 +24,7 @@ def register(sub, common: argparse.ArgumentParser) -> None:
     dbs.add_argument("--port", type=int, default=19530)
     dbs.set_defaults(func=cmd_db_serve)
 
-    for name, func, helptext in (("serve", cmd_serve, "start the Streamlit app"), ("demo", cmd_demo, "index sample data and start the app")):
+    for name, func, helptext in (("serve", cmd_serve, "start the app and the HTTP API (one process owns the database)"), ("demo", cmd_demo, "index sample data and start the app")):
         sp = sub.add_parser(name, parents=[common], help=helptext)
         sp.add_argument("--host", default="127.0.0.1")
         sp.add_argument("--port", type=int, default=8501)
@@ -39,21 +37,10 @@ def register(sub, common: argparse.ArgumentParser) -> None:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    import subprocess
+    """One process owns the database and the models: the app at /, the API at /api."""
+    from app.server.run import serve
 
-    script = Path(__file__).parent.parent / "streamlit_app.py"
-    env = {**os.environ, **context(args).settings.to_environ()}  # the app rebuilds the same settings
-    cmd = [
-        sys.executable, "-m", "streamlit", "run", str(script),
-        "--server.address", args.host, "--server.port", str(args.port),
-        "--server.headless", "true", "--browser.gatherUsageStats", "false",
-        "--server.maxUploadSize", "20",
-    ]
-    err(f"mmsearch: serving {args.db} at http://{args.host}:{args.port}  (Ctrl+C to stop)")
-    try:
-        return subprocess.call(cmd, env=env)
-    except KeyboardInterrupt:
-        return 0
+    return serve(context(args), args.host, args.port)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -72,10 +59,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     code = finish_report(index_catalogue(csv_path, open_store(args), encoders, progress=not args.quiet), False)
     if code != 0 or args.no_serve:
         return code
-    from milvus.client import close
-
-    close(args.db)  # Milvus Lite is one process's file: hand it to the app
-    return cmd_serve(args)
+    return cmd_serve(args)  # the same process serves: the database stays open
 
 
 def cmd_db_serve(args: argparse.Namespace) -> int:

@@ -16,6 +16,7 @@ from app.cli.common import (
     context,
     finish_report,
     image_encoders,
+    index_through_server,
     number_between,
     open_store,
 )
@@ -54,6 +55,8 @@ def cmd_index_video(args: argparse.Namespace) -> int:
 
     if args.fps == 0 and args.scene is None:
         raise CliError("--fps 0 needs --scene T (sample by time, by scene change, or both)")
+    if (code := index_through_server(args, "video", args.paths)) is not None:
+        return code
     store = open_store(args)
     encoders = image_encoders(args)
     ctx = context(args)

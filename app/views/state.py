@@ -1,8 +1,8 @@
 """Process-wide resources for the Streamlit app: one `Context` (settings, store, profile, engine).
 
 `@st.cache_resource` keeps it across reruns and sessions, so models load once and the Milvus
-Lite file is opened once per server process. `mmsearch serve` hands its settings to this
-process through the environment (`Settings.to_environ`).
+Lite file is opened once per server process. Under `mmsearch serve` the pages share the
+server's context and job runner (`app.server.runtime`) with the API.
 """
 
 from __future__ import annotations
@@ -11,6 +11,8 @@ import streamlit as st
 
 from app.context import Context
 from app.search.engine import SearchEngine
+from app.server import runtime
+from app.server.jobs import JobRunner
 from app.settings import Settings
 from encoders.profiles import Profile
 from milvus import VectorStore
@@ -18,8 +20,15 @@ from milvus import VectorStore
 
 @st.cache_resource(show_spinner=False)
 def get_context() -> Context:
-    """The app's one context, from the environment and mmsearch.toml."""
-    return Context(Settings.load())
+    """The app's one context: the server's (`mmsearch serve`), else one from the environment
+    and mmsearch.toml (`streamlit run`, tests)."""
+    return runtime.installed_context() or Context(Settings.load())
+
+
+@st.cache_resource(show_spinner=False)
+def get_jobs() -> JobRunner:
+    """The background index jobs: the server's, else a runner of this process's own."""
+    return runtime.installed_jobs() or runtime.make_jobs(get_context())
 
 
 def settings() -> Settings:

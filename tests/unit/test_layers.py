@@ -41,11 +41,11 @@ LAYERS = {
     "app.answer": 4,
     "app.eval": 4,
     "app.context": 5,
-    "app.cli": 6,
-    "app.views": 6,
-    "app.streamlit_app": 6,
     "app.server": 6,
-    "app.__main__": 6,
+    "app.cli": 7,
+    "app.views": 7,
+    "app.streamlit_app": 7,
+    "app.__main__": 7,
 }
 # app.search.engine dispatches to the per-kind modules (images, audio, video, docs,
 # catalogue, ...) and their helpers: no other module of app.search imports it back.
