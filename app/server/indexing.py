@@ -18,6 +18,9 @@ def run_index(ctx: Context, kind: str, paths: list[str], progress: Progress = Fa
     store = ctx.store
     profile = ctx.profile
     image_encoders = [get_encoder(e, device) for e in profile.image_encoders]
+    if kind in ("images", "catalogue", "video"):
+        for enc in image_encoders:
+            enc.load()  # here, not in the indexer's decoding threads: one thread imports torch's modules
     if kind == "images":
         from indexers.images import index_images
 
@@ -37,7 +40,7 @@ def run_index(ctx: Context, kind: str, paths: list[str], progress: Progress = Fa
 
         if not profile.audio:
             raise QueryError(f"the profile {profile.name} names no sound encoder")
-        return index_audio(paths, store, [get_encoder(profile.audio, device)], progress=progress)
+        return index_audio(paths, store, [get_encoder(profile.audio, device).load()], progress=progress)
     if kind == "video":
         from indexers.video import index_video
 

@@ -8,6 +8,7 @@ server process with it) and removes the server file.
 from __future__ import annotations
 
 import asyncio
+import faulthandler
 import ipaddress
 import logging
 import secrets
@@ -83,6 +84,7 @@ def serve(ctx: Context, host: str = "127.0.0.1", port: int = 8501) -> int:
     running = discovery.find_running(settings)
     if running is not None:
         raise CliError(f"{settings.db} is already served at {running.url} (process {running.pid})")
+    warm_up(ctx)
     local_token = secrets.token_urlsafe(24)
     jobs = runtime.make_jobs(ctx)
     runtime.install(ctx, jobs)
@@ -101,6 +103,7 @@ def serve(ctx: Context, host: str = "127.0.0.1", port: int = 8501) -> int:
             sys.stderr.flush()
         await task
 
+    faulthandler.register(signal.SIGUSR1, all_threads=True)  # `kill -USR1 PID`: every thread's stack, for a stuck server
     # uvicorn stops on SIGINT/SIGTERM, then re-raises the signal to the handler it found: make
     # that one return, so the clean-up below runs instead of the process dying on the spot.
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -118,6 +121,21 @@ def serve(ctx: Context, host: str = "127.0.0.1", port: int = 8501) -> int:
         close_store(ctx)
     sys.stderr.write("mmsearch: stopped\n")
     return 0
+
+
+def warm_up(ctx: Context) -> None:
+    """Open the database and load the profile's photo and text models before serving: the first
+    query is then as fast as the rest, and no two threads import torch's modules at once (an
+    index job's decoding threads and a page once deadlocked on Python's import locks doing so)."""
+    from encoders import get_encoder
+
+    sys.stderr.write("mmsearch: opening the database and loading the models…\n")
+    ctx.store  # noqa: B018 (opens it)
+    for encoder_id in dict.fromkeys([*ctx.profile.image_encoders, ctx.profile.text_to_image]):
+        try:
+            get_encoder(encoder_id, ctx.device).load()
+        except Exception as exc:  # a model that cannot load is reported when used, as in the CLI
+            log.warning("could not load %s now: %s", encoder_id, exc)
 
 
 def close_store(ctx: Context) -> None:
