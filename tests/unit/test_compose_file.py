@@ -40,6 +40,9 @@ def test_app_points_at_the_server_and_volumes_are_named():
     app = c["services"]["app"]
     assert app["environment"]["MILVUS_URI"] == "http://milvus:19530"
     assert "8501:8501" in app["ports"]
+    # the server listens beyond loopback there: it must be given a token (the compose file refuses to start without one)
+    assert app["command"][:2] == ["mmsearch", "serve"] and "0.0.0.0" in app["command"]
+    assert app["environment"]["MMSEARCH_API_TOKEN"].startswith("${MMSEARCH_API_TOKEN:?")
     assert (COMPOSE.parent / app["build"] / "Dockerfile").exists()
     named = set(c["volumes"])
     for svc in c["services"].values():
