@@ -87,7 +87,7 @@ class Server:
                 status, payload, ctype = r.status, r.read(), r.headers.get("content-type", "")
         except urllib.error.HTTPError as e:
             status, payload, ctype = e.code, e.read(), e.headers.get("content-type", "")
-        return status, json.loads(payload) if "json" in ctype else payload.decode(errors="replace")
+        return status, json.loads(payload) if ctype.startswith("application/json") else payload.decode(errors="replace")
 
     def stop(self) -> int:
         """SIGTERM, then wait for the whole process group to end; the exit code."""

@@ -228,3 +228,46 @@ def test_sigterm_stops_everything_and_an_interrupted_job_resumes(tmp_path: Path,
             close(uri)
 
     assert ids(db) == ids(clean_db)  # resumed without duplicates or losses
+
+
+def test_a_catalogue_with_its_image_zip_then_similar_but_cheaper(server, sample_photos: Path):
+    import zipfile
+
+    names = sorted(os.listdir(sample_photos))[:6]
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        for n in names:
+            z.writestr(f"img/{n}", (sample_photos / n).read_bytes())
+    rows = ["id,title,price,currency,category,image"]
+    rows += [f"SKU-{i},Item {i},{100 - i * 10},EUR,things,img/{n}" for i, n in enumerate(names)]
+    body, headers = multipart({"kind": "catalogue"}, [("items.csv", "\n".join(rows).encode()), ("images.zip", buf.getvalue())])
+    status, job = server.request("POST", "/api/jobs/upload", raw=body, headers=headers)
+    assert status == 202, job
+    done = wait_job(server, job["id"])
+    assert done["state"] == "done" and done["indexed"] == len(names), done
+    status, answer = server.request("GET", "/api/items/SKU-0/similar?cheaper=true&k=10")
+    assert status == 200, answer
+    assert answer["anchor"]["id"] == "SKU-0" and answer["anchor"]["price"] == 100
+    assert all(h["price"] < 100 and h["id"] != "SKU-0" for h in answer["hits"])
+    assert answer["hits"] or answer["message"]  # lookalikes, or one sentence saying why none
+    assert server.request("GET", "/api/items/NOPE/similar")[0] == 400
+
+
+def test_documents_then_a_streamed_answer_with_citations(server):
+    text = ("Grant of Patent License. Each contributor grants you a perpetual, worldwide, royalty-free patent "
+            "license to make, use and sell the work.\n\nTrademarks. This licence does not grant permission to use "
+            "the trade names of the licensor.\n")
+    body, headers = multipart({"kind": "docs"}, [("licence.txt", text.encode())])
+    status, job = server.request("POST", "/api/jobs/upload", raw=body, headers=headers)
+    assert status == 202, job
+    assert wait_job(server, job["id"])["state"] == "done"
+    status, payload = server.request("POST", "/api/ask", {"question": "What does it say about patents?", "k": 2},
+                                     headers={"Accept": "application/x-ndjson"})
+    assert status == 200
+    lines = [json.loads(line) for line in payload.splitlines() if line.strip()]
+    kinds = [line["type"] for line in lines]
+    assert kinds[0] == "citations" and kinds[-1] == "answer" and "text" in kinds, kinds
+    final = lines[-1]
+    assert final["citations"] and final["citations"][0]["source"].endswith("licence.txt")
+    assert "patent" in final["answer"].lower()
+    assert server.request("POST", "/api/ask", {"question": "   "})[0] == 400
