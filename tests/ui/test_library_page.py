@@ -26,6 +26,8 @@ def test_upload_on_the_library_page_then_find_them_on_search(tmp_path: Path, sam
             page.goto(server.url + "/library", wait_until="networkidle")
             page.get_by_text("Index jobs", exact=True).wait_for(timeout=120_000)
             page.get_by_text("No index jobs yet").wait_for(timeout=60_000)  # the empty state says what to do
+            assert "mmsearch" in page.title().lower()
+            assert page.get_by_role("button", name="Deploy").count() == 0  # the toolbar is the viewer's
             page.locator("input[type='file']").first.wait_for(state="attached", timeout=120_000)
             page.locator("input[type='file']").first.set_input_files([str(sample_photos / n) for n in names])
             page.get_by_role("button", name="Index these files").click()
