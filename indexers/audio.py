@@ -30,6 +30,7 @@ from indexers.audio_io import (
     plan_windows,
 )
 from indexers.calibration import calibrate_from_distribution
+from indexers.defaults import DEFAULT_HOP_S, DEFAULT_WINDOW_S
 from indexers.files import digest_files, discover, item_id
 from indexers.progress import Progress, progress_bar
 from indexers.report import IndexReport
@@ -37,8 +38,6 @@ from milvus import Collection, VectorStore
 
 log = logging.getLogger(__name__)
 
-DEFAULT_WINDOW_S = 10.0
-DEFAULT_HOP_S = 5.0
 _GROUP_SECONDS = 30.0  # embed several short files together, up to about this much audio
 MIN_OFFSET_REST_S = 0.1  # an offset variant must leave at least this much of the window
 

@@ -21,6 +21,7 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 
 from encoders.base import Encoder
+from indexers.defaults import DEFAULT_FPS
 from indexers.files import discover, file_digest, item_id
 from indexers.progress import Progress, progress_bar
 from indexers.report import IndexReport
@@ -30,7 +31,6 @@ from milvus import Collection, VectorStore
 log = logging.getLogger(__name__)
 
 VIDEO_EXTENSIONS = frozenset({".mp4", ".mkv", ".webm", ".avi", ".mov", ".m4v"})
-DEFAULT_FPS = 1.0
 FRAME_MAX_SIDE = 448  # frames are scaled down before embedding (models see 224-260 px)
 _BATCH = 16
 

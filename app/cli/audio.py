@@ -27,7 +27,7 @@ from app.cli.common import (
 
 def register(index_sub, search_sub, common: argparse.ArgumentParser) -> None:
     """Add `index audio` and `search audio` to the `mmsearch` parser."""
-    from indexers.audio import DEFAULT_HOP_S, DEFAULT_WINDOW_S
+    from indexers.defaults import DEFAULT_HOP_S, DEFAULT_WINDOW_S
 
     ia = index_sub.add_parser(
         "audio",

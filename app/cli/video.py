@@ -24,7 +24,7 @@ from app.cli.common import (
 
 def register(index_sub, common: argparse.ArgumentParser) -> None:
     """Add `index video` to the `mmsearch` parser."""
-    from indexers.video import DEFAULT_FPS
+    from indexers.defaults import DEFAULT_FPS
 
     iv = index_sub.add_parser(
         "video",
