@@ -33,6 +33,7 @@ from indexers.chunking import (
     hf_token_spans,
     regex_token_spans,
 )
+from indexers.defaults import DEFAULT_CHUNK_TOKENS, DEFAULT_OVERLAP
 from indexers.files import discover, item_id
 from indexers.progress import Progress, progress_bar
 from indexers.report import IndexReport
@@ -43,8 +44,6 @@ from milvus import Collection, Filter, VectorStore
 log = logging.getLogger(__name__)
 
 SEGMENT_KIND = "segment"  # row kind of transcript segments (audio, video)
-DEFAULT_CHUNK_TOKENS = 200
-DEFAULT_OVERLAP = 40
 DEFAULT_MAX_BYTES = 50 * 1024 * 1024
 USER_AGENT = "mmsearch/0.1 (document indexer)"
 

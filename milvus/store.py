@@ -24,6 +24,7 @@ from typing import Any, Iterable, Iterator, Sequence, TypeVar
 
 import numpy as np
 
+from milvus.analyzer import text_field_params
 from milvus.client import connect, import_pymilvus, is_lite, normalise_uri
 from milvus.errors import CollectionMismatchError, StoreError, translate
 from milvus.filters import STAND_INS, Filter, to_stand_ins
@@ -237,7 +238,7 @@ class VectorStore:
         schema.add_field("vector", DataType.FLOAT_VECTOR, dim=dim)
         nullable = {"nullable": True} if self.supports_nullable else {}
         for f in _STRING_FIELDS:
-            analyzer = {"enable_analyzer": True} if bm25 and f == "text" else {}
+            analyzer = text_field_params() if bm25 and f == "text" else {}  # see milvus/analyzer.py
             schema.add_field(f, DataType.VARCHAR, max_length=_MAX_LEN[f], **nullable, **analyzer)
         schema.add_field("price", DataType.DOUBLE, **nullable)
         schema.add_field("start_s", DataType.FLOAT, **nullable)

@@ -10,12 +10,12 @@ import argparse
 import json
 import sys
 
-from app.cli.common import CliError, context, err, finish_report, open_store, out
+from app.cli.common import CliError, context, err, finish_report, index_through_server, open_store, out
 
 
 def register(sub, index_sub, common: argparse.ArgumentParser) -> None:
     """Add `index docs` and `ask` to the `mmsearch` parser."""
-    from indexers.docs import DEFAULT_CHUNK_TOKENS, DEFAULT_OVERLAP
+    from indexers.defaults import DEFAULT_CHUNK_TOKENS, DEFAULT_OVERLAP
 
     enc_help = ("text encoder id, e.g. sentence_transformers:all-MiniLM-L6-v2 (default: env MMSEARCH_TEXT_ENCODER, "
                 "then the encoder already used by the database, then nomic-embed-text-v1.5 if its weights are here, else MiniLM)")
@@ -61,7 +61,7 @@ def register(sub, index_sub, common: argparse.ArgumentParser) -> None:
     a.add_argument("--llm-model", default=None, help="model name, if not given in --llm")
     a.add_argument("--encoder", default=None, help=enc_help)
     a.add_argument("--dim", type=int, default=None, help=dim_help)
-    a.add_argument("--json", action="store_true", help='print {"answer", "citations": [{"source", "start_s", "end_s", "chunk_text", "score"}]}')
+    a.add_argument("--json", action="store_true", help='print {"answer", "citations": [{"source", "start_s", "end_s", "chunk_text", "score", "relevance"}]}')
     a.set_defaults(func=cmd_ask)
 
 
@@ -86,6 +86,8 @@ def cmd_index_docs(args: argparse.Namespace) -> int:
     from encoders import get_encoder
     from indexers.docs import index_docs
 
+    if not args.encoder and (code := index_through_server(args, "docs", args.paths)) is not None:
+        return code
     store = open_store(args)
     eid, why = context(args).text_encoder_choice(_encoder_id(args, store))
     err(f"mmsearch: text encoder {eid} ({why})")
@@ -97,7 +99,7 @@ def cmd_index_docs(args: argparse.Namespace) -> int:
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
-    from app.answer.ask import ask_stream, hit_label
+    from app.answer.ask import ask_stream, hit_label, score_label
     from app.search.docs import Retriever
     from app.search.queries import clean_text_query
 
@@ -120,7 +122,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
         if answer.hits:
             out("Sources:")
         for n, h in enumerate(answer.hits, 1):
-            out(f"  [{n}] {hit_label(h)}  (score {h.score:.3f})")
+            out(f"  [{n}] {hit_label(h)}  ({score_label(h.relevance, h.score)})")
     if answer.weak:
         err(f"mmsearch: {answer.weak}")
     if answer.note:

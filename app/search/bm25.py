@@ -1,4 +1,12 @@
-"""Okapi BM25 computed in the client, and the tokenizer it shares with the extractive answerer.
+"""Okapi BM25 computed in the client, and the text analyzer it shares with the extractive answerer.
+
+`analyze(text)` is the analysis of every full-text path: NFKC, lower case, words split at Unicode
+word boundaries; English words lose the stop words of `milvus.analyzer.BM25_STOP_WORDS` and are
+stemmed (Snowball English, "patents" → "patent"); runs of Hangul, Han and kana become overlapping
+character bigrams ("특허권을" → "특허", "허권", "권을"), which needs no dictionary and lets a Korean
+word match with or without its particle. Where Milvus ranks BM25 itself, its analyzer is set to
+the same stop words and stemmer (`milvus.analyzer`, which lists what Milvus cannot match: CJK
+bigrams among them). Statistics (idf, average length) are over the whole collection.
 
 Used where Milvus cannot rank full text itself: Milvus Lite (see `app.search.docs`).
 """
@@ -9,27 +17,51 @@ import math
 import re
 import threading
 import time
+import unicodedata
 from collections import Counter
+from functools import lru_cache
 from typing import Any, Sequence
 
 import numpy as np
 
 from milvus import Collection, Filter
+from milvus.analyzer import BM25_STOP_WORDS
 from milvus.store import SCALAR_FIELDS
 
 _BM25_TTL_S = 60.0
-_WORDS = re.compile(r"\w+", re.UNICODE)
-_STOP = frozenset(
-    "a an and are as at be by can do does for from has have how i if in is it its may must of on or shall that the "
-    "their there these this to was what when where which who why will with you your".split()
-)
+# CJK runs (Hangul syllables and jamo, Han, Hiragana, Katakana) or other word characters.
+_CJK = "\u1100-\u11ff\u3040-\u30ff\u3130-\u318f\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
+_TOKENS = re.compile(f"([{_CJK}]+)|((?:(?![{_CJK}])\\w)+)", re.UNICODE)
+_STOP = frozenset(BM25_STOP_WORDS)
 
+
+@lru_cache(maxsize=1)
+def _stemmer() -> Any:
+    import snowballstemmer
+
+    return snowballstemmer.stemmer("english")
+
+
+@lru_cache(maxsize=65536)
+def stem(word: str) -> str:
+    """The Snowball English stem of a lower-case word ("patents" → "patent", "licensing" → "licens")."""
+    return _stemmer().stemWord(word)
+
+
+def analyze(text: str) -> list[str]:
+    """The terms of a text, in order: stemmed English words without stop words, CJK bigrams."""
+    out: list[str] = []
+    for cjk, word in _TOKENS.findall(unicodedata.normalize("NFKC", text or "").lower()):
+        if cjk:
+            out.extend([cjk] if len(cjk) == 1 else [cjk[i : i + 2] for i in range(len(cjk) - 1)])
+        elif len(word) > 1 and word not in _STOP:
+            out.append(stem(word))
+    return out
 
 
 def terms(text: str) -> list[str]:
-    """Lower-cased words without common English stop words (for BM25 and word overlap)."""
-    return [w for w in _WORDS.findall(text.lower()) if w not in _STOP and len(w) > 1]
-
+    """The analyzed terms of a text (for BM25 and word overlap); the same as `analyze`."""
+    return analyze(text)
 
 
 class BM25Index:

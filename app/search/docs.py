@@ -2,9 +2,12 @@
 
 Retrieval modes over the `doc__<encoder>` collection (see `indexers.docs`):
 - `dense`: the question's embedding, nearest chunks by cosine.
-- `bm25`: full text, by Milvus's BM25 function or by BM25 in the client (see below).
-- `hybrid` (default): both, fused by reciprocal rank (RRF, k=60): by Milvus's `hybrid_search`
-  when Milvus ranks the full text, else by the same formula here.
+- `bm25`: full text, by Milvus's BM25 function or by BM25 in the client (see below); both
+  analyse text the same way (stemmed English without stop words; see `app.search.bm25` and
+  `milvus.analyzer` for what differs for CJK on Milvus).
+- `hybrid` (default): both rankings, fused here by `app.search.fusion.fuse` with the same
+  method on every backend (`fusion=`, default `DEFAULT_FUSION`, chosen on `eval --dataset
+  docs-qa`; the table is in `app.search.fusion`).
 Optionally a sentence-transformers CrossEncoder re-scores the candidates.
 
 Who ranks the full text (`bm25=`): "milvus" needs a collection made with the BM25 function
@@ -15,8 +18,9 @@ per segment, so a document indexed in a later run is scored against its own smal
 (measured: a rare word scored 12.7 beside 300 documents in one segment, 0.58 when its document
 came in a second run), while the client uses collection-wide statistics.
 
-`score` on a hit is the final ranking's: cosine (dense), BM25 (bm25), RRF (hybrid), or the
-cross-encoder's score (rerank).
+`score` on a hit is the final ranking's: cosine (dense), BM25 (bm25), the fusion's (hybrid), or
+the cross-encoder's score (rerank). `relevance` is the figure to show a reader: the cosine
+similarity of the passage to the question (dense and hybrid; None in `bm25` mode).
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ import numpy as np
 
 from app.errors import QueryError
 from app.search.bm25 import BM25Index, client_bm25
-from app.search.fusion import RRF_K, rrf_fuse
+from app.search.fusion import DEFAULT_FUSION, Fusion, fuse, parse_fusion
 from app.search.hits import Hit
 from app.search.queries import clean_text_query
 from app.search.rerank import get_reranker
@@ -58,6 +62,7 @@ class Retriever:
         candidates: int = 50,
         bm25: str = "auto",
         configured_encoder: str | None = None,
+        fusion: Fusion | str | None = None,
     ) -> None:
         if mode not in MODES:
             raise QueryError(f"unknown retrieval mode {mode!r}; choose {', '.join(MODES)}")
@@ -66,6 +71,10 @@ class Retriever:
         self.store, self.device, self.mode, self.candidates, self.bm25 = store, device, mode, candidates, bm25
         self.encoder_id, self.encoder_reason = resolve_text_encoder_id(encoder_id, store, device, configured_encoder)
         self.reranker = get_reranker(rerank, device) if rerank else None
+        try:
+            self.fusion = parse_fusion(fusion) if fusion else DEFAULT_FUSION
+        except ValueError as exc:
+            raise QueryError(str(exc)) from None
 
     @property
     def encoder(self) -> Encoder:
@@ -83,21 +92,48 @@ class Retriever:
         coll = self.collection()
         n = max(self.candidates, k)
         want = n if self.reranker else k
-        vec = cached_query_vector(self.encoder, q) if self.mode != "bm25" else None
-        milvus = self.mode != "dense" and self.milvus_bm25(coll)
         if self.mode == "dense":
-            rows = coll.search(vec, k=want, filter=filter)[0]
+            rows = coll.search(cached_query_vector(self.encoder, q), k=want, filter=filter)[0]
+            rows = [{**r, "relevance": r["score"]} for r in rows]
         elif self.mode == "bm25":
-            rows = coll.text_search([q], k=want, filter=filter)[0] if milvus else self._client_bm25(coll, q, want, filter)
-        elif milvus:
-            rows = coll.hybrid_search(vec, q, k=want, filter=filter, candidates=n, rrf_k=RRF_K)
+            rows = self.word_ranking(coll, q, want, filter)
         else:
-            dense = coll.search(vec, k=n, filter=filter)[0]
-            rows = rrf_fuse([dense, self._client_bm25(coll, q, n, filter, dense)], k=want)
+            dense, words = self.rankings(q, filter, n)
+            rows = self.with_relevance(coll, q, fuse(dense, words, self.fusion, k=want))
         hits = [Hit.from_row(r, coll.name) for r in rows]
         if self.reranker:
             hits = self.reranker.rerank(q, hits)
         return hits[:k]
+
+    def rankings(self, question: str, filter: Filter | None = None, n: int | None = None) -> tuple[list[dict], list[dict]]:
+        """(dense, BM25) candidate rows for a question, `n` (default `candidates`) each, best first;
+        the two rankings `hybrid` fuses (the evaluation fuses them in several ways)."""
+        q = clean_text_query(question)
+        coll = self.collection()
+        n = n or self.candidates
+        dense = coll.search(cached_query_vector(self.encoder, q), k=n, filter=filter)[0]
+        return dense, self.word_ranking(coll, q, n, filter, dense)
+
+    def word_ranking(self, coll: Collection, q: str, n: int, filter: Filter | None, dense: list[dict] | None = None) -> list[dict]:
+        """BM25's top `n` rows, ranked by Milvus or by the client (see the module docstring)."""
+        if self.milvus_bm25(coll):
+            return coll.text_search([q], k=n, filter=filter)[0]
+        return self._client_bm25(coll, q, n, filter, dense)
+
+    def with_relevance(self, coll: Collection, q: str, rows: list[dict]) -> list[dict]:
+        """Rows with `relevance` (cosine to the question) filled in where the dense ranking lacked them."""
+        missing = [r["id"] for r in rows if r.get("relevance") is None]
+        if not missing:
+            return rows
+        vec = np.asarray(cached_query_vector(self.encoder, q), dtype=np.float32).ravel()
+        stored = {r["id"]: r["vector"] for r in coll.get(missing, with_vectors=True)}
+        out = []
+        for r in rows:
+            if r.get("relevance") is None and r["id"] in stored:
+                v = np.asarray(stored[r["id"]], dtype=np.float32)
+                r = {**r, "relevance": float(v @ vec / max(float(np.linalg.norm(v) * np.linalg.norm(vec)), 1e-12))}
+            out.append(r)
+        return out
 
     def weak_match(self, question: str, filter: Filter | None = None) -> str | None:
         """A sentence when even the closest passage is a weak match for the question: its

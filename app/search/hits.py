@@ -27,6 +27,7 @@ class Hit:
     collection: str = ""
     saving: float | None = None  # catalogue: anchor price − price (negative: costs more)
     saving_pct: float | None = None  # catalogue: saving / anchor price, a fraction (0.25 = 25 %)
+    relevance: float | None = None  # documents: cosine similarity of the passage to the question (not in JSON_FIELDS; `ask --json` cites it)
 
     @classmethod
     def from_row(cls, row: dict[str, Any], collection: str) -> "Hit":
@@ -44,6 +45,7 @@ class Hit:
             category=row.get("category"),
             meta=row.get("meta") or {},
             collection=collection,
+            relevance=row.get("relevance"),
         )
 
     def to_json(self) -> dict[str, Any]:

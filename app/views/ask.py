@@ -11,7 +11,7 @@ from typing import Any, Iterable, Iterator
 import streamlit as st
 
 from app.views import state as ui_state
-from app.views.common import plain, show_error
+from app.views.common import empty_state, plain, show_error
 
 st.title("Ask your documents")
 
@@ -20,6 +20,24 @@ try:
 except Exception as exc:  # store trouble: say it and stop this page
     show_error(exc)
     st.stop()
+
+
+def _has_documents() -> bool:
+    """Whether any document chunks or transcripts are indexed."""
+    from indexers.docs import DOC_KIND
+
+    try:
+        return any(c.kind == DOC_KIND and c.count for c in store.list_collections())
+    except Exception:  # the question will say what is wrong
+        return True
+
+
+if not _has_documents():
+    empty_state(
+        "documents",
+        "mmsearch index docs PATH_OR_URL",
+        "Spoken words of sounds and videos count too (`mmsearch index audio PATH --speech`, `mmsearch index video PATH`).",
+    )
 
 GENERATORS = {
     "Automatic": "auto",
@@ -62,11 +80,13 @@ def safe(pieces: Iterable[str]) -> Iterator[str]:
 
 
 def show_citations(citations: list[dict[str, Any]]) -> None:
+    from app.answer.ask import score_label
+
     if not citations:
         return
     st.markdown("**Sources**")
     for c in citations:
-        st.caption(plain(f"[{c['n']}] {c['label']}  ·  score {c['score']:.3f}"))
+        st.caption(plain(f"[{c['n']}] {c['label']}  ·  {score_label(c.get('relevance'), c['score'])}"))
         with st.expander(f"Passage [{c['n']}]"):
             st.text(c["chunk_text"] or "")
 

@@ -147,7 +147,7 @@ def test_cli_index_docs_and_ask_json(docs_dir, tmp_db, capsys, monkeypatch):
     assert answer["generator"] == "extractive" and answer["answer"].startswith("Extractive answer (no language model was asked for)")
     assert 1 <= len(answer["citations"]) <= 3  # BM25 cites only passages that share a word with the question
     first = answer["citations"][0]
-    assert set(first) == {"source", "start_s", "end_s", "chunk_text", "score"}
+    assert set(first) == {"source", "start_s", "end_s", "chunk_text", "score", "relevance"}
     assert first["source"].endswith("kettle.html") and "vinegar" in first["chunk_text"]
     assert "“Descale the kettle monthly with white vinegar.” [1]" in answer["answer"]
 

@@ -14,7 +14,7 @@ from app.errors import QueryError
 from app.search.bm25 import BM25Index, client_bm25
 from app.search.docs import Retriever
 from app.search.engine import SearchEngine
-from app.search.fusion import rrf_fuse
+from app.search.fusion import DEFAULT_FUSION, fuse, rrf_fuse
 from app.search.hits import Hit, fmt_ts
 from encoders import get_encoder
 from encoders.profiles import PROFILES
@@ -117,13 +117,17 @@ def test_fallback_without_bm25_gives_the_same_ranking(tmp_path, bm25_store):
         for q in ("kettle descale vinegar", "silent feathers in flight", "bread flour starter"):
             ra = [h.id for h in Retriever(a, "fake:16", mode="bm25", bm25="milvus").retrieve(q, k=3)]
             rb = [h.id for h in Retriever(b, "fake:16", mode="bm25").retrieve(q, k=3)]
-            assert ra[0] == rb[0], (q, ra, rb)  # Milvus keeps stop words, the client drops them: tails may differ
-            # hybrid without Milvus BM25: the same RRF over dense and client-side BM25
+            assert ra == rb, (q, ra, rb)  # the same analyzer (stop words, stemmer) on both paths
+            # hybrid without Milvus BM25: the same fusion over dense and client-side BM25
             vec = get_encoder("fake:16").embed_queries([q])[0]
-            want = rrf_fuse([cb.search(vec, k=50)[0], client_bm25(cb, q, 50)], k=3)
+            want = fuse(cb.search(vec, k=50)[0], client_bm25(cb, q, 50), DEFAULT_FUSION, k=3)
             got = Retriever(b, "fake:16", mode="hybrid").retrieve(q, k=3)
             assert [h.id for h in got] == [r["id"] for r in want]
             assert np.allclose([h.score for h in got], [r["score"] for r in want])
+            # hybrid with Milvus BM25: the same fusion, over Milvus's BM25 ranking
+            got_a = Retriever(a, "fake:16", mode="hybrid", bm25="milvus").retrieve(q, k=3)
+            want_a = fuse(ca.search(vec, k=50)[0], ca.text_search([q], k=50)[0], DEFAULT_FUSION, k=3)
+            assert [h.id for h in got_a] == [r["id"] for r in want_a]
         bm25_b = [h.id for h in Retriever(b, "fake:16", mode="bm25").retrieve("kettle descale vinegar", k=3)]
         assert bm25_b == ["d2", "d3"]
         with pytest.raises(QueryError, match="has no Milvus BM25 index"):
@@ -171,7 +175,7 @@ def test_segments_are_retrieved_and_cited_with_times(store, tmp_path):
     answer = ask("When does the marmot hibernate?", Retriever(store, "fake:16", mode="bm25"), k=2, llm="extractive")
     first = answer.to_json()["citations"][0]
     assert first == {"source": str(video), "start_s": 61.5, "end_s": 66.0, "chunk_text": "The marmot hibernates from October to April.",
-                     "score": first["score"]}
+                     "score": first["score"], "relevance": None}  # bm25 mode: no similarity to show
     assert "[1]" in answer.text and hit_label(answer.hits[0]) == f"talk.mp4 at 1:01–1:06 — {video}"
 
 
