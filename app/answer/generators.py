@@ -76,9 +76,29 @@ def _post(url: str, payload: dict[str, Any], timeout: float, headers: dict[str, 
         detail = _error_detail(exc)
         raise GeneratorError(f"{url} answered HTTP {exc.code}" + (f": {detail}" if detail else "")) from None
     except urllib.error.URLError as exc:
-        raise GeneratorError(f"cannot reach {url} ({exc.reason})") from None
+        raise GeneratorError(f"cannot reach {url}: {why_unreachable(exc)}") from None
     except (TimeoutError, OSError) as exc:
-        raise GeneratorError(f"cannot reach {url} ({exc})") from None
+        raise GeneratorError(f"cannot reach {url}: {why_unreachable(exc)}") from None
+
+
+def why_unreachable(exc: BaseException) -> str:
+    """Why a server could not be reached, as words a user can act on (no "[Errno 111]")."""
+    import socket
+
+    reason = getattr(exc, "reason", exc)
+    if isinstance(reason, BaseException):
+        exc = reason
+    if isinstance(exc, ConnectionRefusedError):
+        return "nothing is listening there; is it running?"
+    if isinstance(exc, (TimeoutError, socket.timeout)):
+        return "it did not answer in time"
+    if isinstance(exc, socket.gaierror):
+        return "that host name is unknown"
+    if isinstance(exc, (ConnectionResetError, ConnectionAbortedError)):
+        return "the connection was dropped"
+    if isinstance(exc, ValueError):
+        return "it did not answer as expected"
+    return "the network refused the connection"
 
 
 def _error_detail(exc: urllib.error.HTTPError) -> str:
@@ -103,7 +123,7 @@ def _lines(resp, timeout_msg: str) -> Iterator[str]:
             if line:
                 yield line
     except (TimeoutError, OSError) as exc:
-        raise GeneratorError(f"{timeout_msg} ({exc})") from None
+        raise GeneratorError(f"{timeout_msg}: {why_unreachable(exc)}") from None
     finally:
         resp.close()
 
@@ -272,8 +292,7 @@ def ollama_models(base_url: str, timeout: float = 1.0) -> list[str]:
     except urllib.error.HTTPError as exc:
         raise GeneratorError(f"Ollama at {base_url} answered HTTP {exc.code}") from None
     except (urllib.error.URLError, OSError, ValueError) as exc:
-        reason = getattr(exc, "reason", exc)
-        raise GeneratorError(f"Ollama at {base_url} is not reachable ({reason})") from None
+        raise GeneratorError(f"Ollama at {base_url} is not reachable: {why_unreachable(exc)}") from None
     return [m.get("name") or m.get("model") for m in data.get("models") or [] if m.get("name") or m.get("model")]
 
 

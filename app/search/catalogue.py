@@ -403,6 +403,24 @@ class Catalogue:
         page_out.hits, page_out.total = hits[start : start + page_size], len(hits)
         return page_out
 
+    def looks_threshold(self) -> float | None:
+        """The good-match score of words over the catalogue's pictures (what meaningless words
+        reach), measured once on first use when the import recorded none; None if unknown."""
+        from indexers.calibration import calibrate_from_distribution, threshold_for
+
+        enc_id = self.profile.text_to_image
+        found = threshold_for(enc_id, self.kind, "text", self.store.uri)
+        if found is not None:
+            return found
+        coll = self.store.find(self.kind, enc_id)
+        if coll is None or coll.count() < 5:
+            return None
+        try:
+            return calibrate_from_distribution(coll, self.encoder(enc_id)).get("text")
+        except Exception as exc:  # no cut-off is better than no page
+            log.warning("could not calibrate %s: %s", coll.name, exc)
+            return None
+
     def _text_search(self, text: str, flt: Filter, k: int) -> list[Hit]:
         enc_id = self.profile.text_to_image
         coll = self.store.find(self.kind, enc_id)
@@ -449,10 +467,17 @@ def _haystack(hit: Hit) -> str:
     return " ".join(parts).lower()
 
 
+def natural_key(text: str) -> tuple[tuple[int, int, str], ...]:
+    """A sort key that orders the numbers in a text by value: "Dress #23" before "Dress #208"."""
+    import re
+
+    return tuple((0, int(part), "") if part.isdigit() else (1, 0, part) for part in re.split(r"(\d+)", text.casefold()) if part)
+
+
 def _sort(hits: list[Hit], sort: str) -> list[Hit]:
     inf = float("inf")
     keys = {
-        "title": lambda h: ((h.title or h.id).lower(), h.id),
+        "title": lambda h: (natural_key(h.title or h.id), h.id),
         "price": lambda h: (h.price if h.price is not None else inf, h.id),
         "-price": lambda h: (-(h.price if h.price is not None else -inf), h.id),
         "score": lambda h: (-h.score, h.id),

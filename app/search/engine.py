@@ -37,6 +37,10 @@ class SearchEngine(SearchScope):
         """Photo (PIL image) → similar images, best first."""
         return images.search_image(self, image, k=k, filter=filter, encoder_id=encoder_id)
 
+    def search_composed(self, image: Any, text: str, k: int = 10, filter: Filter | None = None) -> list[Hit]:
+        """Photo + words → photos, in a profile with a shared text–image space (else QueryError)."""
+        return images.search_composed(self, image, clean_text_query(text), k=k, filter=filter)
+
     def more_like(self, item_id: str, k: int = 10, filter: Filter | None = None, encoder_id: str | None = None) -> list[Hit]:
         """Items like a stored photo (its own vector); the item itself is left out."""
         return images.more_like(self, item_id, k=k, filter=filter, encoder_id=encoder_id)

@@ -38,3 +38,24 @@ def more_like(scope: SearchScope, item_id: str, k: int = 10, filter: Filter | No
         raise QueryError(f"no item with id {item_id} in {coll.name}")
     hits = scope.search(coll, np.asarray(rows[0]["vector"], dtype=np.float32), k + 1, filter)
     return [h for h in hits if h.id != item_id][:k]
+
+
+def search_composed(
+    scope: SearchScope, image: Any, text: str, k: int = 10, filter: Filter | None = None, text_weight: float = 1.0
+) -> list[Hit]:
+    """Photo + words ("like this, but red") → photos: the normalised sum of the photo's and the
+    words' vectors, in a profile whose text and image vectors share one space (CLIP/SigLIP).
+    Elsewhere a QueryError says the words cannot be combined."""
+    from encoders.base import l2_normalise
+
+    if not scope.profile.shared_text_image_space:
+        raise QueryError(
+            f"profile {scope.profile.name} has no shared text–image space, so words cannot be combined with a photo"
+        )
+    enc_id = scope.profile.image_to_image
+    coll = scope.collection("image", enc_id)
+    enc = scope.encoder(enc_id)
+    img = l2_normalise(np.asarray(enc.embed_queries([image])[0], dtype=np.float32)[None, :])[0]
+    words = l2_normalise(cached_query_vector(enc, text)[None, :])[0]
+    vec = l2_normalise((img + text_weight * words)[None, :])[0]
+    return scope.search(coll, vec, k, filter)

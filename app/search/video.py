@@ -146,7 +146,49 @@ def search_text_video(engine: SearchScope, query: str, k: int = 10, filter: Filt
     speech = speech_evidence(engine, query, limit)
     if not frames and not speech and (engine.store.find("video", engine.profile.text_to_image) is None):
         raise nothing_indexed("video", engine.profile.text_to_image, engine.profile.name)
-    return fill_thumbs(engine, fuse_moments(_strong(frames) + _strong(speech), k, gap_s))
+    moments = fuse_moments(_strong(frames) + _strong(speech), k, gap_s)
+    mark_weak(moments, evidence_thresholds(engine))
+    return fill_thumbs(engine, moments)
+
+
+def evidence_thresholds(engine: SearchScope) -> dict[str, float]:
+    """The good-match score of each kind of evidence, where one is known: frames by words
+    (what meaningless words reach on this video collection; measured on first use when the
+    indexer recorded none) and transcript lines (the text collection's, from indexing)."""
+    from indexers.calibration import calibrate_from_distribution, threshold_for
+
+    out: dict[str, float] = {}
+    enc_id = engine.profile.text_to_image
+    frame = threshold_for(enc_id, "video", "text", engine.store.uri)
+    if frame is None:
+        coll = engine.store.find("video", enc_id)
+        if coll is not None and coll.count() >= 5:
+            try:
+                frame = calibrate_from_distribution(coll, engine.encoder(enc_id)).get("text")
+            except Exception as exc:  # no cut-off is better than no search
+                log.warning("could not calibrate %s: %s", coll.name, exc)
+    if frame is not None:
+        out["frame"] = frame
+    try:
+        speech = threshold_for(engine.text_encoder_id(), "doc", "text", engine.store.uri)
+    except Exception as exc:
+        log.debug("no speech threshold: %s", exc)
+        speech = None
+    if speech is not None:
+        out["speech"] = speech
+    return out
+
+
+def mark_weak(moments: list[Hit], thresholds: dict[str, float]) -> list[Hit]:
+    """Set each moment's `meta["weak"]`: True when none of its evidence reaches its kind's
+    good-match score, False when some does; left unset when no threshold is known."""
+    if not thresholds:
+        return moments
+    for h in moments:
+        judged = [ev for ev in h.meta.get("evidence") or [] if ev.get("how") in thresholds]
+        if judged:
+            h.meta["weak"] = not any(float(ev["score"]) >= thresholds[ev["how"]] for ev in judged)
+    return moments
 
 
 def _strong(evidence: list[Evidence], margin: float = EVIDENCE_MARGIN) -> list[Evidence]:

@@ -10,7 +10,15 @@ import streamlit as st
 from app.errors import user_message
 from app.search.hits import Hit, fmt_span, hit_tags
 from app.views import state as ui_state
-from app.views.common import plain, read_upload, show_error, show_good_and_weak
+from app.views.common import (
+    empty_state,
+    has_rows,
+    media_player,
+    plain,
+    read_upload,
+    show_error,
+    show_good_and_weak,
+)
 from indexers.audio_io import AudioDecodeError, audio_mimetype
 
 UPLOAD_TYPES = ["wav", "flac", "ogg", "oga", "opus", "mp3", "m4a", "aac", "aif", "aiff"]
@@ -31,12 +39,31 @@ if encoder is None:
     st.stop()
 
 has_tags = encoder.has_tags
-try:  # transcripts (`index audio --speech`) live in the docs collection: words can find speech
-    from indexers.docs import DOC_KIND
+if not has_rows(engine.store, "audio", audio_id):
+    empty_state("sounds", "mmsearch index audio PATH")
 
-    has_transcripts = any(c.kind == DOC_KIND and c.count for c in engine.store.list_collections())
-except Exception:  # the page works without them
-    has_transcripts = False
+
+@st.cache_data(ttl=30, show_spinner=False)
+def _sound_transcripts(db: str) -> bool:
+    """Whether speech of sound files was transcribed (`index audio --speech`): documents and
+    the transcripts of videos live in the same collection and must not turn the word box on."""
+    from indexers.docs import DOC_KIND, SEGMENT_KIND
+    from milvus import Filter
+
+    try:
+        for info in engine.store.list_collections():
+            if info.kind != DOC_KIND or not info.count:
+                continue
+            coll = engine.store.find(DOC_KIND, info.encoder)
+            rows = coll.query(Filter.eq("kind", SEGMENT_KIND), limit=4096) if coll is not None else []
+            if any((r.get("meta") or {}).get("media") == "audio" for r in rows):
+                return True
+    except Exception:  # the page works without them
+        return False
+    return False
+
+
+has_transcripts = _sound_transcripts(ui_state.db_uri())
 text_ok = has_tags or has_transcripts
 st.sidebar.caption(f"Profile **{engine.profile.name}**: sounds with `{plain(audio_id)}`")
 if not has_tags:
@@ -59,20 +86,18 @@ with st.form("audio_query"):
 
 
 def _player(hit: Hit) -> None:
-    """The source file, starting at the hit's window; very large files play the window only."""
+    """The source file, starting at the hit's window (converted once when a browser cannot
+    play its format); very large files play the window only."""
     path = Path(hit.source or "")
-    if not path.is_file():
-        st.caption("(source file not found)")
-        return
-    start = float(hit.start_s or 0.0)
-    if path.stat().st_size <= MAX_PLAYER_FILE_BYTES:
-        st.audio(str(path), format=audio_mimetype(path), start_time=start)
-        return
-    from indexers.audio_io import read_excerpt, wav_bytes
+    if path.is_file() and path.stat().st_size > MAX_PLAYER_FILE_BYTES:
+        from indexers.audio_io import read_excerpt, wav_bytes
 
-    end = float(hit.end_s or start + 10.0)
-    st.audio(wav_bytes(read_excerpt(path, start, end, 22050), 22050), format="audio/wav")
-    st.caption("excerpt of the window (the file is large)")
+        start = float(hit.start_s or 0.0)
+        end = float(hit.end_s or start + 10.0)
+        st.audio(wav_bytes(read_excerpt(path, start, end, 22050), 22050), format="audio/wav")
+        st.caption("excerpt of the window (the file is large)")
+        return
+    media_player(hit, ui_state.db_uri(), "audio", MAX_PLAYER_FILE_BYTES)
 
 
 def _results(hits: list[Hit], part: str = "good") -> None:
@@ -94,9 +119,23 @@ def _results(hits: list[Hit], part: str = "good") -> None:
                     st.caption(f"cannot play it: {plain(user_message(exc))}")
 
 
+def _words_threshold(found: list[Hit]) -> float | None:
+    """The calibrated good-match score for words over sound tags, when every hit came from the
+    tags alone; a ranking fused with transcripts has no comparable scale (None)."""
+    bridge = encoder.text_bridge(engine.profile.text) if has_tags else None
+    if bridge is None or not found:
+        return None
+    from milvus.store import collection_name
+
+    if any(h.collection != collection_name("audio", bridge.spec.id) for h in found):
+        return None
+    return engine.good_match_threshold("audio", "text", encoder_id=bridge.spec.id)
+
+
 hits: list[Hit] | None = None
 heading = ""
-threshold: float | None = None  # a calibrated cut-off applies to clip search only (text fuses rankings)
+threshold: float | None = None  # a calibrated cut-off: clips, and words matched by tags alone
+ranked_only = False  # words through transcripts: a ranking, not a calibrated score
 try:
     clip = upload if upload is not None else recording  # a recording arrives as a WAV file
     data = read_upload(clip) if submitted else None
@@ -110,6 +149,9 @@ try:
     elif submitted and query.strip():
         hits = engine.search_text(query, kind="audio", k=int(k))
         heading = f"Sounds for “{plain(query.strip()[:100])}”"
+        threshold = _words_threshold(hits)
+        if threshold is None and hits:
+            ranked_only = True
     elif submitted:
         st.info("Drop a sound clip" + (" or type a few words" if text_ok else "") + ", then press Search.")
 except Exception as exc:
@@ -117,4 +159,10 @@ except Exception as exc:
 
 if hits is not None:
     st.subheader(heading)
+    if ranked_only:
+        st.warning(
+            "These sounds are ranked against each other by how well their words match; the scores are "
+            "not calibrated, so even the first ones may be weak matches.",
+            icon=":material/info:",
+        )
     show_good_and_weak(hits, threshold, _results, noun="sounds")

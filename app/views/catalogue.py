@@ -18,9 +18,11 @@ from app.search.hits import Hit
 from app.search.queries import load_query_image
 from app.views import state as ui_state
 from app.views.common import (
+    empty_state,
     plain,
     read_upload,
     show_error,
+    show_good_and_weak,
     thumb_and_title,
     thumbnail_for,
 )
@@ -41,11 +43,11 @@ except Exception as exc:  # store or model trouble: say it and stop this page
     st.stop()
 
 if not has_items:
-    st.info(
-        "No catalogue is indexed yet. Import one with `mmsearch index catalogue FILE` "
-        "(CSV or JSONL with id, title, price, currency, category, image), or run `make demo`."
+    empty_state(
+        "catalogue items",
+        "mmsearch index catalogue FILE",
+        "The file is a CSV or JSONL with id, title, price, currency, category and image; `make demo` imports a sample.",
     )
-    st.stop()
 
 
 # -- helpers ---------------------------------------------------------------------------
@@ -151,7 +153,7 @@ def scatter(anchor: Hit | None, anchor_price: float | None, candidates: list[Hit
         "Each dot is a nearby item: higher looks more alike, further left costs less. "
         f"Dashed line: similarity floor {floor:.2f}"
         + (f"; red line: this price ({anchor_price:,.2f})." if anchor_price is not None else ".")
-        + " Click a dot to see it."
+        + " Click a dot to open that item."
     )
     picked = None
     try:
@@ -161,6 +163,9 @@ def scatter(anchor: Hit | None, anchor_price: float | None, candidates: list[Hit
     except (AttributeError, TypeError, IndexError):
         picked = None
     by_id = {h.id: h for h in candidates}
+    if picked in by_id and (anchor is None or picked != anchor.id):
+        open_item(picked)  # a click on a dot opens that item
+        st.rerun()
     options = [h.id for h in sorted(candidates, key=lambda h: -h.score) if h.price is not None]
     chosen = st.selectbox(
         "…or pick a candidate",
@@ -192,7 +197,8 @@ def trade_off_controls(key: str, enc_floor: float) -> tuple[float, float, bool]:
                       help="Items below it do not count as lookalikes. Default for this encoder: "
                       f"{enc_floor:.2f}.")
     saving = c2.slider("Minimum saving", 0, 90, 0, 5, format="%d%%", key=f"{key}-saving") / 100
-    same = c3.checkbox("Same category only", value=False, key=f"{key}-samecat")
+    same = c3.checkbox("Same category only", value=True, key=f"{key}-samecat",
+                       help="On: a lookalike must be of the same kind (no sneakers for an ankle boot).")
     return floor, saving, same
 
 
@@ -262,7 +268,7 @@ def detail(item_id: str) -> None:
         st.subheader("Similarity vs price")
         cats = (item.category,) if same_cat and item.category else ()
         candidates, _ = cat.candidates(item.id, n=60, query=PriceQuery(categories=cats))
-        scatter(item, item.price, candidates, floor, min_saving, key="scatter")
+        scatter(item, item.price, candidates, floor, min_saving, key=f"scatter-{item.id}")
     except Exception as exc:
         show_error(exc)
     composed_section("detail", item.id)
@@ -348,10 +354,25 @@ def browse() -> None:
             st.session_state["cat-page"] = page_no + 1
             st.rerun()
     if result.looks and page_no == 0:
-        st.subheader(f"Looks like “{plain(text.strip()[:60])}”")
-        st.caption("Found by the picture, not the title" + (
-            " (through ImageNet labels: only ImageNet's 1000 concepts)." if not profile.shared_text_image_space else "."))
-        grid(result.looks, key="looks", show_score=True)
+        looks_like(text, result.looks, found_by_words=result.total)
+
+
+def looks_like(text: str, looks: list[Hit], found_by_words: int) -> None:
+    """Items whose pictures match the words, split at the calibrated good-match score."""
+    words = plain(text.strip()[:60])
+    st.subheader(f"Looks like “{words}”")
+    how = " through ImageNet labels, which know only ImageNet's 1000 concepts" if not profile.shared_text_image_space else ""
+    if not found_by_words:
+        st.info(f"No title, category or detail contains “{words}”, so the pictures were searched for it instead{how}.")
+    else:
+        st.caption(f"Found by the picture, not the title{how}.")
+    try:
+        threshold = cat.looks_threshold()
+    except Exception:  # the grid is still worth showing
+        threshold = None
+    if threshold is None:
+        st.caption("These similarities are not calibrated: a low one is a weak match.")
+    show_good_and_weak(looks, threshold, lambda shown, part: grid(shown, key=f"looks-{part}", show_score=True), noun="lookalikes")
 
 
 selected = st.query_params.get("item")

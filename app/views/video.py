@@ -11,7 +11,7 @@ import streamlit as st
 
 from app.search.hits import Hit, fmt_ts
 from app.views import state as ui_state
-from app.views.common import plain, show_error
+from app.views.common import empty_state, has_rows, media_player, plain, show_error
 
 MAX_PLAYER_FILE_BYTES = 200 * 1024 * 1024  # st.video sends the whole file to the browser
 
@@ -22,6 +22,9 @@ try:
 except Exception as exc:  # store or model trouble: say it and stop this page
     show_error(exc)
     st.stop()
+
+if not has_rows(engine.store, "video", engine.profile.text_to_image):
+    empty_state("videos", "mmsearch index video PATH")
 
 st.sidebar.caption(
     f"Profile **{engine.profile.name}**: frames with `{engine.profile.text_to_image}`, "
@@ -52,9 +55,20 @@ def _duration_of(hits: list[Hit]) -> float | None:
     return _duration(hits[0].source or "") if hits and hits[0].source and Path(hits[0].source).is_file() else None
 
 
-def timeline_html(title: str, hits: list[Hit], duration: float) -> str:
-    """A strip as wide as the video: each moment's span shaded, and a tick for every hit in it
-    (blue: matched by speech, orange: by a frame)."""
+@st.cache_data(show_spinner=False, max_entries=256)
+def _has_audio(source: str) -> bool:
+    from indexers.video import VideoDecodeError, probe_video
+
+    try:
+        return probe_video(source).has_audio
+    except (VideoDecodeError, OSError):
+        return False
+
+
+def timeline_html(title: str, hits: list[Hit], duration: float, has_audio: bool = True) -> str:
+    """A strip as wide as the video: each moment's span shaded grey, and a tick for every hit
+    in it (orange: matched by a frame, below; blue: by speech, above). The legend names
+    speech only for a video with a sound track."""
 
     def pct(t: float) -> float:
         return max(0.0, min(100.0, 100.0 * t / duration))
@@ -64,7 +78,7 @@ def timeline_html(title: str, hits: list[Hit], duration: float) -> str:
         a, b = (h.meta.get("span") or [h.start_s or 0.0, h.end_s or h.start_s or 0.0])[:2]
         marks.append(
             f'<div title="moment {rank} at {html.escape(fmt_ts(float(h.start_s or 0.0)))}" style="position:absolute;'
-            f'left:{pct(float(a)):.2f}%;width:{max(0.6, pct(float(b)) - pct(float(a))):.2f}%;top:0;bottom:0;background:#9ecae1;opacity:.6"></div>'
+            f'left:{pct(float(a)):.2f}%;width:{max(0.6, pct(float(b)) - pct(float(a))):.2f}%;top:0;bottom:0;background:#bdbdbd;opacity:.6"></div>'
         )
         for ev in h.meta.get("evidence") or []:
             color = "#1f77b4" if ev.get("how") == "speech" else "#ff7f0e"
@@ -74,25 +88,20 @@ def timeline_html(title: str, hits: list[Hit], duration: float) -> str:
                 f'<div class="timeline-hit" style="position:absolute;left:{x:.2f}%;width:{max(0.5, y - x):.2f}%;'
                 f'top:{top};height:50%;background:{color}"></div>'
             )
+    legend = "grey: moment · orange: picture" + (" · blue: speech" if has_audio else " · no sound track")
     return (
         f'<div class="video-timeline" style="margin:2px 0 10px 0"><div style="font-size:0.85em">{html.escape(title)} '
-        f'<span style="color:#888">0:00 – {html.escape(fmt_ts(duration))} · blue: speech, orange: picture</span></div>'
+        f'<span style="color:#888">0:00 – {html.escape(fmt_ts(duration))} · {legend}</span></div>'
         '<div style="position:relative;height:16px;background:#e8eaf0;border-radius:3px">' + "".join(marks) + "</div></div>"
     )
 
 
 def _player(hit: Hit) -> None:
-    path = Path(hit.source or "")
-    if not path.is_file():
-        st.caption("(source file not found)")
-        return
-    if path.stat().st_size > MAX_PLAYER_FILE_BYTES:
-        st.caption(f"(file too large to play here; open it at {fmt_ts(float(hit.start_s or 0.0))})")
-        return
-    st.video(str(path), start_time=int(float(hit.start_s or 0.0)))
+    """The video from the moment (converted once when a browser cannot play its format)."""
+    media_player(hit, ui_state.db_uri(), "video", MAX_PLAYER_FILE_BYTES)
 
 
-def _results(hits: list[Hit]) -> None:
+def _results(hits: list[Hit], part: str = "good") -> None:
     by_video: dict[str, list[Hit]] = {}
     for h in hits:
         by_video.setdefault(h.source or "", []).append(h)
@@ -100,7 +109,8 @@ def _results(hits: list[Hit]) -> None:
     for source, vhits in by_video.items():
         duration = _duration_of(vhits)
         if duration:
-            st.markdown(timeline_html(Path(source).name, vhits, duration), unsafe_allow_html=True)
+            audio = _has_audio(source) if source and Path(source).is_file() else True
+            st.markdown(timeline_html(Path(source).name, vhits, duration, audio), unsafe_allow_html=True)
     for rank, hit in enumerate(hits, 1):
         with st.container(border=True):
             col_img, col_info, col_play = st.columns([1, 2, 2])
@@ -113,7 +123,8 @@ def _results(hits: list[Hit]) -> None:
             with col_info:
                 st.markdown(f"**{rank}. {plain(hit.title or hit.id)}** at {float(hit.start_s or 0.0):.1f} s")
                 how = " + ".join("speech" if m == "speech" else "picture" for m in hit.meta.get("matched", []))
-                st.caption(f"score {hit.score:.3f} · {float(hit.start_s or 0):.1f}–{float(hit.end_s or 0):.1f} s · matched by {how}")
+                weak = " (weak match)" if hit.meta.get("weak") else ""
+                st.caption(f"score {hit.score:.3f}{weak} · {float(hit.start_s or 0):.1f}–{float(hit.end_s or 0):.1f} s · matched by {how}")
                 if hit.text:
                     st.markdown(f"> {plain(hit.text)}")
                 st.caption(plain(hit.source or ""))
@@ -132,7 +143,17 @@ except Exception as exc:
 
 if hits is not None:
     st.subheader(f"Moments for “{plain(query.strip()[:100])}”")
+    good = [h for h in hits if not h.meta.get("weak")]
+    weak = [h for h in hits if h.meta.get("weak")]
     if not hits:
         st.info("No moments found.")
-    else:
-        _results(hits)
+    elif not good:
+        st.info(
+            "No good match: no moment reaches the score that meaningless words reach on these videos, "
+            "so these are guesses."
+        )
+    if good:
+        _results(good)
+    if weak:
+        with st.expander(f"{len(weak)} weaker moments (below the good-match score)", expanded=not good):
+            _results(weak, "weak")

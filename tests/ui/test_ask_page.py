@@ -115,7 +115,7 @@ def test_browser_chat_streams_an_llm_answer_with_citations(docs_db, browser):
     assert "Redistribution and use in source and binary forms" in chats[0]["body"]["messages"][1]["content"]
 
 
-def test_apptest_empty_database_is_a_friendly_message(tmp_path, monkeypatch):
+def test_apptest_empty_database_says_what_to_do(tmp_path, monkeypatch):
     from streamlit.testing.v1 import AppTest
 
     from milvus.client import close
@@ -126,10 +126,31 @@ def test_apptest_empty_database_is_a_friendly_message(tmp_path, monkeypatch):
     at = AppTest.from_file(ASK_PAGE, default_timeout=120)
     try:
         at.run()
-        at.chat_input[0].set_value("What is in my documents?").run()
-        assert not at.exception
-        assert at.error and "no documents are indexed" in at.error[0].value
-        assert at.session_state["ask_messages"] == []  # the failed question is not kept in the history
+        assert not at.exception and not at.error
+        assert "Add documents on the Library page, or run `mmsearch index docs PATH_OR_URL`" in at.info[0].value
+        assert not at.chat_input  # no question box that can only fail
     finally:
         st.cache_resource.clear()
         close(uri)
+
+
+def test_apptest_unreachable_language_model_is_a_friendly_sentence(docs_db, monkeypatch):
+    """Nothing listens on the Ollama port: the answer is extractive and says why in words."""
+    from streamlit.testing.v1 import AppTest
+
+    from milvus.client import close
+    from tests.ui.conftest import free_port
+
+    monkeypatch.setenv("MMSEARCH_DB", docs_db)
+    monkeypatch.setenv("MMSEARCH_LLM", "auto")
+    monkeypatch.setenv("OLLAMA_HOST", f"http://127.0.0.1:{free_port()}")
+    at = AppTest.from_file(ASK_PAGE, default_timeout=120)
+    try:
+        at.run()
+        at.chat_input[0].set_value("When do barn owls lay their eggs?").run()
+        assert not at.exception and not at.error
+        note = next(c.value for c in at.caption if c.value.startswith("Answered by"))
+        assert "nothing is listening there" in note and "Errno" not in note, note
+    finally:
+        st.cache_resource.clear()
+        close(docs_db)

@@ -142,3 +142,112 @@ def test_browser_search_plays_from_the_window_and_screenshot(sounds_db, browser)
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "audio.png"), full_page=True)
         page.close()
+
+
+@pytest.fixture(scope="module")
+def sounds_and_docs_db(tmp_path_factory) -> str:
+    """One sound (as AIFF, a format Chromium does not play) and one text document: documents
+    must not turn the Sounds page's word box on."""
+    import soundfile as sf
+
+    from encoders import get_encoder
+    from indexers.audio import index_audio
+    from indexers.docs import index_docs
+    from milvus import VectorStore
+    from milvus.client import close
+
+    root = tmp_path_factory.mktemp("ui_audio_docs")
+    (root / "sounds").mkdir()
+    (root / "docs").mkdir()
+    x, rate = sf.read(SOUNDS / "bell.oga", dtype="float32")
+    sf.write(root / "sounds" / "bell.aiff", x, rate, format="AIFF")
+    (root / "docs" / "kettle.txt").write_text("Descale the kettle every month with citric acid.\n")
+    uri = str(root / "ui.db")
+    store = VectorStore(uri)
+    assert index_audio([root / "sounds"], store, [get_encoder("aisfx", "cpu")], progress=False).indexed == 1
+    assert index_docs([root / "docs"], store, get_encoder("sentence_transformers:all-MiniLM-L6-v2"), progress=False).indexed == 1
+    close(uri)
+    return uri
+
+
+def test_documents_do_not_turn_the_word_box_on(sounds_and_docs_db, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    from milvus.client import close
+
+    monkeypatch.setenv("MMSEARCH_DB", sounds_and_docs_db)
+    monkeypatch.setenv("MMSEARCH_PROFILE", "offline")
+    try:
+        at = AppTest.from_file(AUDIO_PAGE, default_timeout=120).run()
+        assert not at.exception and not at.error
+        assert at.text_input[0].disabled
+    finally:
+        st.cache_resource.clear()
+        st.cache_data.clear()
+        close(sounds_and_docs_db)
+
+
+def test_browser_an_aiff_sound_plays_from_its_window(sounds_and_docs_db, browser):
+    """AIFF is converted once (AAC in M4A, cached beside the thumbnails) and plays."""
+    with streamlit_server(sounds_and_docs_db, {"MMSEARCH_PROFILE": "offline"}) as url:
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(url, wait_until="networkidle")
+        page.locator("[data-testid='stSidebarNav']").get_by_text("Sounds").click()
+        page.get_by_text("Search your sounds").wait_for(timeout=60_000)
+        page.locator("input[type='file']").set_input_files(str(SOUNDS / "bell.oga"))
+        page.locator("[data-testid='stFileChip']").first.wait_for(timeout=30_000)
+        page.get_by_role("button", name="Search").click()
+        page.get_by_text("Sounds like").wait_for(timeout=120_000)
+        page.wait_for_function(  # the query's player and the hit's, both able to play
+            "() => { const a = [...document.querySelectorAll('audio')]; return a.length >= 2 && a.every(x => x.readyState >= 2 && !x.error); }",
+            timeout=60_000,
+        )
+        assert page.get_by_text("cannot be played").count() == 0
+        page.close()
+
+
+@pytest.fixture(scope="module")
+def spoken_db(tmp_path_factory) -> str:
+    """A LibriVox clip indexed as a sound with its speech transcribed (`index audio --speech`)."""
+    from encoders import get_encoder
+    from encoders.transcribe import get_transcriber
+    from indexers.audio import index_audio
+    from indexers.audio_io import audio_extensions
+    from indexers.speech import index_speech
+    from milvus import VectorStore
+    from milvus.client import close
+    from tests.video_samples import CLIP_0880
+
+    if not CLIP_0880.exists():
+        pytest.skip("needs Debian pocketsphinx-testdata")
+    root = tmp_path_factory.mktemp("ui_audio_speech")
+    (root / "sounds").mkdir()
+    shutil.copy(CLIP_0880, root / "sounds" / "reading.wav")
+    uri = str(root / "ui.db")
+    store = VectorStore(uri)
+    assert index_audio([root / "sounds"], store, [get_encoder("aisfx", "cpu")], progress=False).indexed == 1
+    report = index_speech([root / "sounds"], store, get_transcriber(device="cpu"), audio_extensions(), progress=False)
+    assert report.indexed == 1
+    close(uri)
+    return uri
+
+
+def test_words_over_transcripts_are_labelled_as_uncalibrated(spoken_db, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    from milvus.client import close
+
+    monkeypatch.setenv("MMSEARCH_DB", spoken_db)
+    monkeypatch.setenv("MMSEARCH_PROFILE", "offline")
+    try:
+        at = AppTest.from_file(AUDIO_PAGE, default_timeout=120).run()
+        assert not at.text_input[0].disabled  # transcripts of sounds: words can find them
+        at.text_input[0].input("ill disposed young man")
+        at.button[0].click().run()
+        assert not at.exception and not at.error, [e.value for e in at.error]
+        assert any("not calibrated, so even the first ones may be weak matches" in w.value for w in at.warning)
+        assert any("reading" in m.value for m in at.markdown if m.value.startswith("**"))
+    finally:
+        st.cache_resource.clear()
+        st.cache_data.clear()
+        close(spoken_db)

@@ -220,3 +220,78 @@ def test_browser_catalogue_detail_and_screenshot(catalogue_db, browser, tmp_path
         assert f"item={dup['id']}" in page.url
         page.close()
     assert (ARTIFACTS / "catalogue.png").stat().st_size > 20_000
+
+
+def test_words_that_match_no_title_say_the_pictures_were_searched(apptest, tmp_path, monkeypatch):
+    from tests.conftest import apply_env
+
+    apply_env(monkeypatch, MMSEARCH_CALIBRATION=str(tmp_path / "calibration.json"))
+    at = apptest.run()
+    at.sidebar.text_input(key="cat-text").input("zebra").run()
+    assert not at.exception and not at.error
+    assert any(i.value.startswith("No title, category or detail contains “zebra”, so the pictures were searched") for i in at.info)
+    assert at.subheader[0].value == "Looks like “zebra”"
+    # scores are split at the good-match score measured on this catalogue: weak ones are folded or labelled
+    assert at.expander or any("not calibrated" in c.value for c in at.caption)
+
+
+def test_titles_sort_naturally(apptest):
+    at = apptest.run()
+    at.sidebar.text_input(key="cat-text").input("ankle boot").run()
+    numbers = [int(t.split("#")[1].rstrip("*")) for t in _titles(at)[:3] if "#" in t]
+    assert numbers == sorted(numbers) and len(numbers) >= 2
+
+
+def test_same_category_is_on_by_default(apptest, catalogue_db):
+    _, rows = catalogue_db
+    orig, _ = _planted(rows)
+    at = apptest
+    at.query_params["item"] = orig["id"]
+    at.run()
+    assert at.checkbox(key="detail-samecat").value is True
+
+
+def _green_dot(png: bytes) -> tuple[float, float] | None:
+    """The centre of the topmost "cheaper lookalike" (green) dot in a chart screenshot."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    img = np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(int)
+    # #1a9850 drawn at opacity .55 or 1 on white
+    near = lambda c: (np.abs(img - np.asarray(c)).sum(axis=2) < 40)  # noqa: E731
+    mask = near((26, 152, 80)) | near((130, 198, 159))
+    ys, xs = np.nonzero(mask)
+    if ys.size == 0:
+        return None
+    top = ys.min()
+    sel = ys <= top + 10  # the first dot from the top (the legend sits below the plot)
+    return float(xs[sel].mean()), float(ys[sel].mean()) + 2
+
+
+def test_browser_clicking_a_chart_dot_opens_the_item(catalogue_db, browser, tmp_path):
+    uri, rows = catalogue_db
+    orig, dup = _planted(rows)
+    copy = str(tmp_path / "browser.db")
+    shutil.copyfile(uri, copy)
+    with streamlit_server(copy, {"MMSEARCH_PROFILE": "offline"}) as url:
+        page = browser.new_page(viewport={"width": 1400, "height": 2600})
+        page.goto(url + f"/catalogue?item={orig['id']}", wait_until="networkidle")
+        chart = page.locator("[data-testid='stVegaLiteChart']").first
+        chart.wait_for(timeout=120_000)
+        page.locator("[data-testid='stVegaLiteChart'] canvas, [data-testid='stVegaLiteChart'] svg").first.wait_for(timeout=60_000)
+        chart.scroll_into_view_if_needed()
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.get_by_text("Click a dot to open that item").wait_for(timeout=30_000)
+        page.wait_for_function("document.querySelectorAll('[data-stale=\"true\"]').length === 0", timeout=60_000)
+        shot = chart.screenshot()
+        (ARTIFACTS / "catalogue-chart.png").write_bytes(shot)
+        dot = _green_dot(shot)
+        assert dot is not None, "no cheaper-lookalike dot drawn"
+        box = chart.bounding_box()
+        page.mouse.click(box["x"] + dot[0], box["y"] + dot[1])
+        page.get_by_role("heading", name=dup["title"], exact=True).wait_for(timeout=60_000)
+        page.wait_for_url(f"**item={dup['id']}", timeout=30_000)  # bookmarkable
+        page.screenshot(path=str(ARTIFACTS / "catalogue-opened-from-chart.png"), full_page=True)
+        page.close()
