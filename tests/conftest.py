@@ -55,6 +55,12 @@ def _isolated_env(mmsearch_home: Path):
     for name in list(os.environ):
         if name.startswith("MMSEARCH_WEIGHTS_"):
             mp.delenv(name)
+    # Now, not only per test: module-scoped fixtures that index (and calibrate) run before the
+    # first test's `_settings_applied`, and must write to this session's home too.
+    from app.context import apply_settings
+    from app.settings import Settings
+
+    apply_settings(Settings.load())
     yield
     mp.undo()
 
