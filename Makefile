@@ -49,7 +49,7 @@ lite3-venv: $(LITE3_VENV)/.installed
 # freedesktop sounds for the audio tests and benchmark, LibriVox speech (pocketsphinx-testdata) for the video tests.
 sysdeps:
 	@missing=""; \
-	for p in chromium opencv-doc dataset-fashion-mnist sound-theme-freedesktop pocketsphinx-testdata; do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	for p in chromium opencv-doc dataset-fashion-mnist sound-theme-freedesktop pocketsphinx-testdata espeak-ng; do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 		echo "installing system packages:$$missing"; \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \

