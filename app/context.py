@@ -96,7 +96,7 @@ class Context:
         """The speech-to-text model: `transcriber_id`, else the settings' (MMSEARCH_TRANSCRIBER)."""
         from encoders.transcribe import get_transcriber
 
-        return get_transcriber(transcriber_id or self.settings.transcriber, self.device)
+        return get_transcriber(transcriber_id or self.settings.transcriber, self.device, tuple(self.settings.speech_languages))
 
     @cached_property
     def engine(self) -> "SearchEngine":

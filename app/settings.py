@@ -262,6 +262,11 @@ class Settings(BaseSettings):
         None, description="Text encoder for documents; unset: the existing collection's, else the best available."
     )
     transcriber: str = Field(DEFAULT_TRANSCRIBER, description="Speech-to-text model for videos.")
+    speech_languages: list[str] = Field(
+        default_factory=list,
+        description="Languages the speech may be in (e.g. ko,en): Whisper picks among them, or uses the one; "
+        "empty: it detects any. Needs a multilingual model (e.g. faster-whisper:base).",
+    )
     weights_overrides: dict[str, Path] = Field(
         default_factory=dict,
         description="Local weights per encoder, keyed by MMSEARCH_WEIGHTS_<ENCODER_ID> (TOML: keyed by encoder id).",
@@ -464,6 +469,11 @@ class Settings(BaseSettings):
         v = v.strip()
         return v if v.startswith(("http://", "https://")) else "http://" + v  # OLLAMA_HOST may be host:port
 
+    @field_validator("speech_languages", mode="before")
+    @classmethod
+    def _split_languages(cls, v: Any) -> Any:
+        return [part.strip().lower() for part in v.split(",") if part.strip()] if isinstance(v, str) else v
+
     @field_validator("library_roots", mode="before")
     @classmethod
     def _split_roots(cls, v: Any) -> Any:
@@ -552,7 +562,9 @@ class Settings(BaseSettings):
                 continue
             if isinstance(value, SecretStr):
                 value = value.get_secret_value()
-            if isinstance(value, list):
+            if name == "speech_languages":
+                value = ",".join(value)
+            elif isinstance(value, list):
                 value = os.pathsep.join(str(v) for v in value)
             out[self.env_names(name)[0]] = str(value)
         for var, path in self.weights_overrides.items():

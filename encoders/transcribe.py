@@ -309,13 +309,14 @@ _CACHE: dict[tuple[str, str], Transcriber] = {}
 _CACHE_LOCK = threading.Lock()
 
 
-def get_transcriber(transcriber_id: str | None = None, device: str = "auto") -> Transcriber:
-    """A shared transcriber (faster-whisper:tiny.en by default; the app passes its settings' choice)."""
+def get_transcriber(transcriber_id: str | None = None, device: str = "auto", languages: tuple[str, ...] = ()) -> Transcriber:
+    """A shared transcriber (faster-whisper:tiny.en by default; the app passes its settings' choice),
+    detecting among `languages` when given (one language: that one)."""
     tid = transcriber_id or DEFAULT_TRANSCRIBER
     with _CACHE_LOCK:
-        key = (tid, device)
+        key = (tid, device, tuple(languages))
         if key not in _CACHE:
-            _CACHE[key] = Transcriber(tid, device)
+            _CACHE[key] = Transcriber(tid, device, languages=languages)
         return _CACHE[key]
 
 

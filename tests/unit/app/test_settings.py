@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -340,3 +341,23 @@ def test_defaults_and_thumbnail_place_agree_with_the_layers_that_use_them(tmp_pa
         assert thumbs_dir(db) == s.thumbs_dir(db)
     for eid in ("open_clip:ViT-B-32/laion2b_s34b_b79k", "panns:Cnn14", "sentence_transformers:all-MiniLM-L6-v2@256"):
         assert weights_env_var(eid) == override_env_var(eid)
+
+
+def test_speech_languages_reach_the_transcriber_and_an_english_model_refuses_others():
+    from app.context import Context
+    from encoders.base import EncoderError
+
+    s = Settings.load(environ={"MMSEARCH_SPEECH_LANGUAGES": "KO, en", "MMSEARCH_TRANSCRIBER": "faster-whisper:base"})
+    assert s.speech_languages == ["ko", "en"]
+    assert Settings.load(environ=s.to_environ()).speech_languages == ["ko", "en"]
+    assert Context(s).transcriber().languages == ("ko", "en")  # built lazily: no model loads here
+    with pytest.raises(EncoderError, match="only understands English"):
+        Context(Settings.load(environ={"MMSEARCH_SPEECH_LANGUAGES": "ko"})).transcriber()
+
+
+def test_server_settings_library_roots_and_uploads_place(tmp_path):
+    s = Settings.load(environ={"MMSEARCH_LIBRARY_ROOTS": f"{tmp_path}/a{os.pathsep}{tmp_path}/b", "MMSEARCH_DB": str(tmp_path / "x.db")})
+    assert s.library_roots == [tmp_path / "a", tmp_path / "b"]
+    assert s.uploads_dir() == tmp_path / "uploads"
+    assert Settings.load(environ={"MMSEARCH_DB": "http://h:19530", "MMSEARCH_HOME": str(tmp_path)}).uploads_dir() == tmp_path / "uploads"
+    assert Settings.load(environ=s.to_environ()).library_roots == s.library_roots
