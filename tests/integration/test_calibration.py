@@ -73,9 +73,9 @@ def test_doctor_and_status_page_show_each_collections_cut_off(indexed, capsys, m
         page = Path(__file__).resolve().parents[2] / "app" / "views" / "status.py"
         at = AppTest.from_file(str(page), default_timeout=120).run()
         assert not at.exception
-        table = at.dataframe[0].value.set_index("collection")["good match"]
-        assert table["image__timm_efficientnet_lite0"] == photo
-        assert table["image__label_bridge_efficientnet_lite0_all_minilm_l6_v2"] == words
+        table = at.dataframe[0].value.set_index("model")["good match"]  # a row per collection, named by its model
+        assert table["timm:efficientnet_lite0"] == photo
+        assert table[BRIDGE] == words
     finally:
         st.cache_resource.clear()
         close(indexed)
