@@ -65,7 +65,9 @@ def test_base_joined_once_detects_language_and_transcribes():
     clips = librivox_clips(limit=3)
     assert corpus_wer((c.reference, tr.transcribe(_samples(c.path)).text) for c in clips) <= 0.20
     joined = weights_cache_dir() / "faster_whisper_base" / "model.bin"
-    assert joined.stat().st_size > 100_000_000 and "joined" in tr.weights_source
+    assert joined.stat().st_size > 100_000_000
+    # "joined …" on first use; "cache …" when an earlier test of the session joined it already
+    assert "joined" in tr.weights_source or tr.weights_source == f"cache {joined.parent}", tr.weights_source
     out = tr.transcribe(_samples(clips[0].path))  # language not given: detected
     assert out.language == "en"
 
