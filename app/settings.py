@@ -512,20 +512,18 @@ class Settings(BaseSettings):
     def thumbs_dir(self, db: str | None = None) -> Path:
         """Where thumbnails live for `db` (default this database): `thumbs` if set, else beside a
         Lite `.db`, else HOME/thumbs (as indexers/thumbs.py decides)."""
-        if self.thumbs is not None:
-            return self.thumbs
-        uri = self.db if db is None else db
-        if not is_server_uri(uri) and uri.endswith(".db"):
-            return Path(uri).parent / "thumbs"
-        return self.home / "thumbs"
+        return self.thumbs if self.thumbs is not None else self.beside_db("thumbs", db)
 
     def uploads_dir(self) -> Path:
         """Where the server keeps uploaded files: `uploads` if set, else beside a Lite `.db`, else HOME/uploads."""
-        if self.uploads is not None:
-            return self.uploads
-        if not self.db_is_server and self.db.endswith(".db"):
-            return Path(self.db).parent / "uploads"
-        return self.home / "uploads"
+        return self.uploads if self.uploads is not None else self.beside_db("uploads")
+
+    def beside_db(self, name: str, db: str | None = None) -> Path:
+        """The folder `name` beside a Lite `.db` (default this database), else HOME/`name` for a server."""
+        uri = self.db if db is None else db
+        if not is_server_uri(uri) and uri.endswith(".db"):
+            return Path(uri).parent / name
+        return self.home / name
 
     def sources(self) -> dict[str, str]:
         """For each field, where its value came from: "flag", "env NAME", "file PATH" or "default"."""

@@ -17,17 +17,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
+from milvus.servers import free_port  # one helper for every test server's port
+
 REPO = Path(__file__).resolve().parents[1]
 READY = "mmsearch: serving"
 START_TIMEOUT_S = 300.0  # generous: two cores, models load on first use only
 STOP_TIMEOUT_S = 90.0
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def port_is_free(port: int) -> bool:
