@@ -9,6 +9,8 @@ from __future__ import annotations
 EFFICIENTNET_ID = "timm:efficientnet_lite0"
 MINILM_ID = "sentence_transformers:all-MiniLM-L6-v2"
 LABEL_BRIDGE_ID = "label_bridge:efficientnet_lite0+all-MiniLM-L6-v2"
+# The same bridge in multilingual-e5-small's space: Korean, Chinese, … words find photos too.
+LABEL_BRIDGE_E5_ID = "label_bridge:efficientnet_lite0+multilingual-e5-small"
 RESNET50_ID = "torchvision:resnet50"
 AISFX_ID = "aisfx"
 PANNS_ID = "panns:Cnn14"

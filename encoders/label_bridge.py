@@ -33,21 +33,22 @@ class LabelBridgeEncoder(Encoder):
     def __init__(
         self,
         image_encoder: TimmEfficientNetEncoder | None = None,
-        text_encoder: SentenceTransformerEncoder | None = None,
+        text_encoder: Encoder | None = None,
         top_k: int = 5,
         device: str = "auto",
         batch_size: int | None = None,
+        encoder_id: str = LABEL_BRIDGE_ID,
     ) -> None:
         super().__init__(device=device, batch_size=batch_size)
         self.image_encoder = image_encoder or TimmEfficientNetEncoder(device=device, batch_size=batch_size)
         self.text_encoder = text_encoder or SentenceTransformerEncoder("all-MiniLM-L6-v2", device=device)
         self.top_k = top_k
         self.spec = EncoderSpec(
-            id=LABEL_BRIDGE_ID,
-            dim=384,
+            id=encoder_id,
+            dim=self.text_encoder.spec.dim,
             document_kinds=("image",),
             query_kinds=("text",),
-            description="ImageNet labels of EfficientNet-Lite0, embedded with MiniLM (offline text→image)",
+            description=f"ImageNet labels of EfficientNet-Lite0, embedded with {self.text_encoder.spec.id} (offline text→image)",
         )
         self._label_vecs: np.ndarray | None = None
         # the image side's inputs: one preparation serves both encoders

