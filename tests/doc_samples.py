@@ -4,7 +4,6 @@ server on loopback that serves pages (normal, slow, large, missing) for URL inde
 from __future__ import annotations
 
 import threading
-import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -87,7 +86,8 @@ class _Handler(BaseHTTPRequestHandler):
         pages = self.server.pages
         path = self.path.split("?")[0]
         if path == "/slow":
-            time.sleep(self.server.slow_s)
+            # answer only when the test is over: the client's timeout fires first on any machine
+            self.server.release.wait(120)
         if path not in pages:
             self.send_error(404, "Not Found")
             return
@@ -106,15 +106,16 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
     pages: dict[str, tuple[str, bytes]]
-    slow_s: float
+    release: threading.Event
 
 
 class PageServer:
-    """`with PageServer({"/a": ("text/html", b"...")}) as url:` serves the pages on 127.0.0.1."""
+    """`with PageServer({"/a": ("text/html", b"...")}) as url:` serves the pages on 127.0.0.1;
+    `/slow` answers only after the block ends, so a client's timeout always fires first."""
 
-    def __init__(self, pages: dict[str, tuple[str, bytes]], slow_s: float = 3.0) -> None:
+    def __init__(self, pages: dict[str, tuple[str, bytes]]) -> None:
         self._server = _Server(("127.0.0.1", 0), _Handler)
-        self._server.pages, self._server.slow_s = pages, slow_s
+        self._server.pages, self._server.release = pages, threading.Event()
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
 
@@ -123,6 +124,7 @@ class PageServer:
         return self.url
 
     def __exit__(self, *exc: Any) -> None:
+        self._server.release.set()
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(5)

@@ -95,7 +95,7 @@ def test_urls_with_timeouts_size_cap_and_errors(store, enc):
         "/slow": ("text/plain", b"late"),
         "/img": ("image/png", b"\x89PNG\r\n\x1a\n" + b"\0" * 100),
     }
-    with PageServer(pages, slow_s=3.0) as base:
+    with PageServer(pages) as base:
         urls = [base + p for p in ("/kettle", "/notes.md", "/manual.pdf", "/big", "/slow", "/img", "/missing")]
         report = index_docs(urls, store, enc, url_timeout=1.0, max_bytes=200_000, progress=False)
     reasons = {u.rsplit("/", 1)[-1]: r for u, r in report.failed}
