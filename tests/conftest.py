@@ -34,6 +34,16 @@ ISOLATED_VARS = (
     "MMSEARCH_DEVICE",
     "MMSEARCH_THUMBS",
     "MMSEARCH_MAX_PIXELS",
+    # embedding services and language models: a developer's own must not reach the tests
+    "OLLAMA_HOST",
+    "OPENAI_API_KEY",
+    "OPENAI_BASE_URL",
+    "MMSEARCH_LLM_URL",
+    "MMSEARCH_LLM_API_KEY",
+    "MMSEARCH_EMBED_URL",
+    "MMSEARCH_EMBED_API_KEY",
+    "MMSEARCH_MODELS_MIRROR",
+    "HF_ENDPOINT",
 )
 
 
