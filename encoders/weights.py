@@ -10,15 +10,25 @@ from pathlib import Path
 
 _home: Path = Path.home() / ".cache" / "mmsearch"
 _overrides: dict[str, Path] = {}
+_mirror: str | None = None
 
 
-def configure(home: Path | None = None, overrides: dict[str, Path] | None = None) -> None:
-    """Set the mmsearch home and the explicit weights paths (keyed by `override_env_var(id)`)."""
-    global _home, _overrides
+def configure(home: Path | None = None, overrides: dict[str, Path] | None = None, mirror: str | None = None) -> None:
+    """Set the mmsearch home, the explicit weights paths (keyed by `override_env_var(id)`) and
+    the mirror for direct-URL weights (a base URL; "" clears it; None leaves it as it is)."""
+    global _home, _overrides, _mirror
     if home is not None:
         _home = Path(home).expanduser()
     if overrides is not None:
         _overrides = {k: Path(v).expanduser() for k, v in overrides.items()}
+    if mirror is not None:
+        _mirror = mirror.strip() or None
+
+
+def weights_mirror() -> str | None:
+    """The base URL that replaces the origin of direct-URL weights (torchvision, PANNs,
+    openai-whisper), e.g. `http://mirror.local/models`; None: the original URLs."""
+    return _mirror
 
 
 def mmsearch_home() -> Path:

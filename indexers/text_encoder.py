@@ -17,11 +17,14 @@ ONLINE_TEXT_ENCODER = "sentence_transformers:nomic-embed-text-v1.5"  # used when
 def resolve_text_encoder_id(
     explicit: str | None = None, store: VectorStore | None = None, device: str = "auto", configured: str | None = None
 ) -> tuple[str, str]:
-    """The text encoder id and why: `explicit` (a flag) → `configured` (the settings'
-    `text_encoder`, MMSEARCH_TEXT_ENCODER) → the encoder of the store's fullest doc collection →
+    """The text encoder id and why: `explicit` (a flag) → the choice recorded in the database
+    (`mmsearch models use text ID`) → `configured` (the settings' `text_encoder`,
+    MMSEARCH_TEXT_ENCODER) → the encoder of the store's fullest doc collection →
     nomic-embed-text-v1.5 if its weights are here → MiniLM."""
     if explicit:
         return explicit, "chosen explicitly"
+    if store is not None and (recorded := recorded_text_encoder(store)):
+        return recorded, "chosen with `mmsearch models use text`"
     if configured:
         return configured, "from MMSEARCH_TEXT_ENCODER"
     if store is not None:
@@ -37,3 +40,15 @@ def resolve_text_encoder_id(
     except Exception:  # a broken hub cache must not stop the offline default
         log.debug("checking %s failed", ONLINE_TEXT_ENCODER, exc_info=True)
     return DEFAULT_TEXT_ENCODER, "offline default (nomic-embed-text-v1.5 weights not found)"
+
+
+def recorded_text_encoder(store: VectorStore) -> str | None:
+    """The text encoder recorded in the database (`mmsearch models use text ID`), if any."""
+    from indexers.model_record import read_choices
+    from milvus import StoreError
+
+    try:
+        return read_choices(store).active.get("documents")
+    except StoreError as exc:  # an unreadable record must not stop search: say so, use the rest of the order
+        log.warning("the recorded model choices could not be read: %s", exc)
+        return None

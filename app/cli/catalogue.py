@@ -13,6 +13,7 @@ import json
 from typing import Any
 
 from app.cli.common import (
+    ENCODER_HELP,
     CliError,
     choose_profile,
     err,
@@ -40,6 +41,7 @@ def register(sub, index_sub, search_sub, search_image_parser: argparse.ArgumentP
     )
     ic.add_argument("file", help="catalogue .csv, .tsv or .jsonl")
     ic.add_argument("--batch-size", type=int, default=None, help="default: the model's best size for the device")
+    ic.add_argument("--encoder", default=None, metavar="ID", help=ENCODER_HELP)
     ic.add_argument("--no-urls", action="store_true", help="refuse image URLs (local files only)")
     ic.add_argument("--url-timeout", type=float, default=10.0, help="seconds per image download (default 10)")
     ic.add_argument("--prune", action="store_true", help="delete stored items whose id is no longer in the file")
@@ -126,7 +128,7 @@ def cmd_index_catalogue(args: argparse.Namespace) -> int:
     from indexers.catalogue import CatalogueError, index_catalogue
 
     path = existing_file(args.file)
-    if not args.prune and (code := index_through_server(args, "catalogue", [str(path)])) is not None:
+    if not args.prune and not args.encoder and (code := index_through_server(args, "catalogue", [str(path)])) is not None:
         return code
     store = open_store(args)
     encoders = image_encoders(args)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -12,7 +13,7 @@ from typing import Any, Callable, Sequence
 from app.context import Context
 from app.errors import CliError
 
-__all__ = ["CliError", "context", "out", "err", "open_store", "choose_profile", "server", "make_engine", "index_through_server", "image_encoders", "existing_file", "number_between", "print_hits", "print_good_hits", "finish_report", "min_score"]
+__all__ = ["CliError", "context", "out", "err", "open_store", "choose_profile", "server", "make_engine", "index_through_server", "image_encoders", "existing_file", "number_between", "print_hits", "print_good_hits", "finish_report", "min_score", "ENCODER_HELP"]
 
 
 def out(text: str = "") -> None:
@@ -32,7 +33,35 @@ def context(args: argparse.Namespace) -> Context:
 
 def open_store(args: argparse.Namespace):
     """The vector store at the settings' `db` (`--db`, MMSEARCH_DB, MILVUS_URI or mmsearch.toml)."""
+    warm_text_model(args)
     return context(args).store
+
+
+def warm_text_model(args: argparse.Namespace) -> None:
+    """For a text query that reads the database itself (`search text`, `ask`): load the offline
+    text model (MiniLM's numpy path) on another thread while this one opens the database, whose
+    Lite server process takes a while to start. Nothing happens where the numpy path does not
+    apply; where the query turns out to use another model, the load was only a little wasted work."""
+    if getattr(args, "text_model_warmed", False):
+        return
+    args.text_model_warmed = True
+    if not (args.command == "ask" or (args.command == "search" and getattr(args, "what", None) == "text")):
+        return
+    import threading
+
+    device = getattr(args, "device", None) or "auto"
+
+    def warm() -> None:
+        try:
+            from encoders import get_encoder, minilm_fast
+            from encoders.ids import MINILM_ID
+
+            if minilm_fast.enabled():
+                get_encoder(MINILM_ID, device).load()
+        except Exception:  # the query itself will say what is wrong, in its own words
+            logging.getLogger(__name__).debug("warming the text model failed", exc_info=True)
+
+    threading.Thread(target=warm, name="warm-text-model", daemon=True).start()
 
 
 def choose_profile(args: argparse.Namespace):
@@ -45,10 +74,16 @@ def choose_profile(args: argparse.Namespace):
 
 
 def image_encoders(args: argparse.Namespace) -> list[Any]:
-    """The profile's photo encoders, at `--batch-size` where the command has one."""
+    """The profile's photo encoders (the recorded choices laid over it), or just `--encoder`
+    where the command has it and it was given (that collection only, this once), at
+    `--batch-size` where the command has one."""
     from encoders import get_encoder
 
-    return [get_encoder(e, args.device, getattr(args, "batch_size", None)) for e in choose_profile(args).image_encoders]
+    chosen = [args.encoder] if getattr(args, "encoder", None) else choose_profile(args).image_encoders
+    return [get_encoder(e, args.device, getattr(args, "batch_size", None)) for e in chosen]
+
+
+ENCODER_HELP = "this encoder id instead of the library's model, this once (see `mmsearch models list`; `mmsearch models use` changes it for good)"
 
 
 def existing_file(name: str) -> Path:
@@ -93,6 +128,7 @@ def make_engine(args: argparse.Namespace):
         from app.server.client import RemoteEngine
 
         return RemoteEngine(client)
+    warm_text_model(args)
     choose_profile(args)
     return context(args).engine
 

@@ -5,15 +5,31 @@ from __future__ import annotations
 import argparse
 import sys
 
-from app.cli.common import CliError, context, open_store, out
+from app.cli.common import CliError, context, err, open_store, out, server
 
 
 def register(sub, common: argparse.ArgumentParser) -> None:
-    """Add `doctor` and `models list|pull`."""
+    """Add `doctor` and `models list|pull|use|prune`."""
     sub.add_parser("doctor", parents=[common], help="check models, weights and the database").set_defaults(func=cmd_doctor)
 
-    models = sub.add_parser("models", help="list or download models").add_subparsers(dest="what", required=True)
-    models.add_parser("list", parents=[common], help="known encoders and their weights").set_defaults(func=cmd_models_list)
+    models = sub.add_parser("models", help="list, download, choose or prune models").add_subparsers(dest="what", required=True)
+    models.add_parser("list", parents=[common], help="known encoders, their weights, and the active model of each kind").set_defaults(func=cmd_models_list)
+    mu = models.add_parser(
+        "use", parents=[common], help="choose the model of a kind of library (recorded in the database)",
+        description="Records the choice in the database, so every command, the app and the server use it. The new model's "
+        "collections are filled from the sources the database already holds (resumable: run it again after an "
+        "interruption); search answers from the old model until the fill is done, then switches. The old collections "
+        "stay until `mmsearch models prune --yes`. Kinds: photos (also the catalogue and video frames), photos-text "
+        "(words → pictures), sounds, text (documents and transcripts).",
+    )
+    mu.add_argument("kind", metavar="KIND", help="photos, photos-text, sounds or text")
+    mu.add_argument("model", metavar="ID", help="an encoder id, e.g. open_clip:ViT-B-16-SigLIP/webli (see `mmsearch models list`)")
+    mu.add_argument("--no-fill", action="store_true", help="only record the choice; the next `mmsearch index …` fills its collection")
+    mu.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    mu.set_defaults(func=cmd_models_use)
+    mr = models.add_parser("prune", parents=[common], help="drop collections of models no longer in use")
+    mr.add_argument("--yes", action="store_true", help="drop them (without it, only list them)")
+    mr.set_defaults(func=cmd_models_prune)
     mp = models.add_parser("pull", parents=[common], help="download weights (needs a network)")
     mp.add_argument("model")
     mp.set_defaults(func=cmd_models_pull)
@@ -37,6 +53,8 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     profile, why = ctx.profile, ctx.profile_reason
     out(f"profile     {profile.name}: {why}")
     out(f"            {profile.note}")
+    for kind, eid in active_by_kind(args).items():
+        out(f"  {kind:<12} {eid or '(none)'}")
     out("weights")
     for eid in known_encoder_ids():
         if eid.startswith("fake"):
@@ -63,27 +81,109 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     return 0
 
 
+def active_by_kind(args: argparse.Namespace) -> dict[str, str]:
+    """The model of each kind of library: the profile with the recorded choices laid over it."""
+    from encoders.profiles import active_models
+
+    ctx = context(args)
+    try:
+        documents = ctx.text_encoder_choice()[0]
+    except Exception as exc:  # the database may be held by a server: the profile still answers
+        documents = ctx.settings.text_encoder or "?"
+        err(f"mmsearch: the database could not be read ({str(exc).splitlines()[0][:160]}); showing the profile's models")
+    return active_models(ctx.profile, documents)
+
+
 def cmd_models_list(args: argparse.Namespace) -> int:
     from encoders import get_encoder
-    from encoders.registry import KNOWN_IDS
+    from encoders.registry import KNOWN_IDS, MODEL_FACTS
 
-    for eid, desc in KNOWN_IDS.items():
-        enc = get_encoder(eid, args.device)
-        status = "available" if enc.weights_available() else "weights missing"
-        out(f"{eid:<52} dim {enc.spec.dim:<5} {status:<16} {desc}")
+    uses: dict[str, list[str]] = {}
+    for kind, eid in active_by_kind(args).items():
+        uses.setdefault(eid, []).append(kind)
+    out(f"{'id':<56} {'dim':<9} {'size':<21} {'licence':<19} {'weights':<16} active for")
+    for eid in [*KNOWN_IDS, *[e for e in uses if e and e not in KNOWN_IDS]]:
+        try:
+            enc = get_encoder(eid, args.device)
+            dim, here = str(enc.spec.dim or "?"), "available" if enc.weights_available() else "weights missing"
+        except Exception:  # an id the registry cannot build (e.g. recorded on another machine)
+            dim, here = "?", "?"
+        size, licence = MODEL_FACTS.get(eid, ("?", "?"))
+        mark = f"← {', '.join(uses[eid])}" if eid in uses else ""
+        out(f"{eid:<56} dim {dim:<5} {size:<21} {licence:<19} {here:<16} {mark}".rstrip())
+    out("")
+    out("← the active model of each kind. Choose with `mmsearch models use KIND ID` (KIND: photos, photos-text, sounds, text); "
+        "any open_clip MODEL/TAG and sentence_transformers NAME works too.")
+    return 0
+
+
+def cmd_models_use(args: argparse.Namespace) -> int:
+    from encoders import get_encoder
+    from encoders.profiles import choice_fields, choice_kind
+    from indexers.library_models import switch
+    from milvus.client import is_lite
+
+    client = server(args)
+    ctx = context(args)
+    if client is not None and is_lite(ctx.settings.db):
+        raise CliError(
+            f"the server at {client.info.url} has {ctx.settings.db} open: switch the model on its Status page, "
+            "or stop the server and run this again"
+        )
+    enc = get_encoder(args.model, args.device)
+    choice_fields(choice_kind(args.kind), enc.spec)  # a model that cannot serve the kind is refused first
+    if not args.no_fill:
+        if not enc.weights_available():
+            enc.load()  # "weights not found; run `mmsearch models pull …`" before anything is said or recorded
+        err(f"mmsearch: filling the {args.kind} collections of {args.model} from the stored sources; "
+            "search answers from the current model until this is done (interrupted? run it again to resume)")
+    report = switch(open_store(args), args.kind, args.model, args.device, progress=not args.quiet, fill_now=not args.no_fill)
+    out(report.summary())
+    if args.no_fill:
+        out("  its collections fill on the next `mmsearch index …`; the old ones stay until `mmsearch models prune --yes`")
+    else:
+        out("  the old collections stay until `mmsearch models prune --yes`")
+    return 0
+
+
+def cmd_models_prune(args: argparse.Namespace) -> int:
+    from indexers.library_models import prunable, prune
+
+    ctx = context(args)
+    store = open_store(args)
+    gone = prunable(store, ctx.profile, ctx.text_encoder_choice()[0], args.device)
+    if not gone:
+        out("nothing to prune: every collection belongs to an active model")
+        return 0
+    for info in gone:
+        out(f"  {info.count:>8}  {info.name}  ({info.encoder}, dim {info.dim})")
+    if not args.yes:
+        out(f"{len(gone)} collection(s) of models no longer active; run `mmsearch models prune --yes` to drop them")
+        return 0
+    prune(store, gone)
+    out(f"dropped {len(gone)} collection(s)")
     return 0
 
 
 def cmd_models_pull(args: argparse.Namespace) -> int:
-    from encoders import get_encoder
+    from encoders import EncoderError, get_encoder
+    from encoders.transcribe import BACKENDS, Transcriber
 
-    enc = get_encoder(args.model, args.device)
-    try:
+    try:  # a Whisper transcriber (`faster-whisper:base`, `openai-whisper:tiny`) or an encoder
+        is_speech = args.model.partition(":")[0] in BACKENDS
+        enc = Transcriber(args.model, args.device) if is_speech else get_encoder(args.model, args.device)
+        parts = [] if is_speech else list(enc.parts())  # a bridge: pull the models it is made of
+        for part in parts:
+            if (got := part.pull()) is not None:
+                out(f"{part.spec.id}: weights in {got}")
         path = enc.pull()
+    except EncoderError as exc:  # one sentence already (encoders.pull.PullError and the like)
+        raise CliError(f"could not pull {args.model}: {exc}") from None
     except Exception as exc:  # no network is the common case
         raise CliError(f"could not download weights for {args.model}: {str(exc).splitlines()[0][:200]}") from exc
     if path is None:
-        out(f"{args.model}: weights are packaged or need no download")
+        if not parts:
+            out(f"{args.model}: weights are packaged or need no download")
         return 0
     out(f"{args.model}: weights in {path}")
     return 0

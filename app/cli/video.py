@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 
 from app.cli.common import (
+    ENCODER_HELP,
     CliError,
     context,
     finish_report,
@@ -41,6 +42,7 @@ def register(index_sub, common: argparse.ArgumentParser) -> None:
     iv.add_argument("--transcriber", default=None, help="faster-whisper:tiny.en (default), faster-whisper:PATH, openai-whisper:base, …")
     iv.add_argument("--no-speech", action="store_true", help="index frames only")
     iv.add_argument("--batch-size", type=int, default=None, help="default: the model's best size for the device")
+    iv.add_argument("--encoder", default=None, metavar="ID", help=ENCODER_HELP)
     iv.add_argument("--json", action="store_true", help="print the report as JSON")
     iv.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     iv.set_defaults(func=cmd_index_video)
@@ -55,7 +57,7 @@ def cmd_index_video(args: argparse.Namespace) -> int:
 
     if args.fps == 0 and args.scene is None:
         raise CliError("--fps 0 needs --scene T (sample by time, by scene change, or both)")
-    if (code := index_through_server(args, "video", args.paths)) is not None:
+    if not args.encoder and (code := index_through_server(args, "video", args.paths)) is not None:
         return code
     store = open_store(args)
     encoders = image_encoders(args)

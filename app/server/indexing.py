@@ -46,6 +46,13 @@ def run_index(ctx: Context, kind: str, paths: list[str], progress: Progress = Fa
 
         text_encoder = get_encoder(ctx.text_encoder_choice()[0], device)
         return index_video(paths, store, image_encoders, transcriber=ctx.transcriber(), text_encoder=text_encoder, progress=progress)
+    if kind == "models":  # a model switch (the Status page): paths = [KIND, ID]; fill, cut over, reload
+        from indexers.library_models import switch
+
+        choice_kind, encoder_id = paths
+        report = switch(store, choice_kind, encoder_id, device, progress=progress)
+        ctx.refresh_models()
+        return report
     if kind == "docs":
         from indexers.docs import index_docs
 

@@ -145,3 +145,76 @@ st.dataframe(
 st.markdown("**Weights loaded from**")
 for line in loaded_from:
     st.caption(plain(line))
+
+
+# -- choosing a model per kind ---------------------------------------------------------------
+def _suitable(kind: str) -> list[str]:
+    """Catalogue ids that can serve `kind` (built, not loaded)."""
+    from encoders import get_encoder
+    from encoders.profiles import choice_fields
+    from encoders.registry import KNOWN_IDS
+
+    found = []
+    for eid in KNOWN_IDS:
+        try:
+            choice_fields(kind, get_encoder(eid, ui_state.device()).spec)
+            found.append(eid)
+        except Exception:  # not for this kind, or not buildable here
+            continue
+    return found
+
+
+def _switch_section() -> None:
+    """The model of each kind, and a switch that fills the new model's collections as a job."""
+    from encoders import get_encoder
+    from encoders.profiles import CHOICE_KINDS, active_models, choice_fields
+    from indexers.model_record import read_choices
+
+    try:
+        text_id = ui_state.get_engine().text_encoder_id()
+    except Exception:
+        text_id = profile.text
+    current = ui_state.get_profile()  # re-read: a switch may have finished since the page began
+    active = active_models(current, text_id)
+    st.subheader("Model per kind")
+    import pandas as pd
+
+    st.table(pd.DataFrame([{"kind": k, "model": active[k] or "(none)", "covers": CHOICE_KINDS[k]} for k in CHOICE_KINDS]).set_index("kind"))
+    try:
+        pending = read_choices(store)
+    except Exception:
+        pending = None
+    if pending is not None and pending.pending:
+        target = ", ".join(dict.fromkeys(pending.pending.values()))
+        st.info(sentence(f"Switching {pending.pending_kind} to {target}: its collections are being filled; search answers "
+                         "from the current model until then."), icon=":material/sync:")
+    jobs = [j for j in ui_state.get_jobs().list() if j.kind == "models"][:1]
+    for job in jobs:
+        st.caption(plain(f"Last switch: {job.label} — {job.state}" + (f" ({job.fraction:.0%})" if job.state == "running" else "")
+                         + (f": {job.error}" if job.error else "")))
+        if job.state in ("queued", "running"):
+            st.progress(job.fraction)
+
+    left, mid, right = st.columns([1, 2, 2])
+    kind = left.selectbox("Kind", list(CHOICE_KINDS), key="switch_kind", help="photos also covers the catalogue and video frames")
+    known = _suitable(kind)
+    model = mid.selectbox("Model", [active[kind], *[e for e in known if e != active[kind]]] if active[kind] else known, key="switch_model")
+    typed = right.text_input("…or another id", key="switch_other", placeholder="e.g. open_clip:ViT-B-16-SigLIP/webli",
+                             help="any open_clip MODEL/TAG, sentence_transformers NAME, …; see `mmsearch models list`")
+    if st.button("Switch", key="switch_button", help="fills the new model's collections from the stored files, then switches; "
+                 "the old collections stay until `mmsearch models prune --yes`"):
+        chosen = (typed or "").strip() or model
+        if chosen == active[kind]:
+            st.info(sentence(f"{kind} already uses {chosen}"))
+            return
+        try:
+            choice_fields(kind, get_encoder(chosen, ui_state.device()).spec)
+        except Exception as exc:
+            show_error(exc)
+            return
+        job = ui_state.get_jobs().submit("models", [kind, chosen], label=f"{kind} → {chosen}")
+        st.success(sentence(f"Switching {kind} to {chosen} (job {job.id}): search answers from {active[kind] or 'nothing'} "
+                            "until the new collections are filled, then from the new model"), icon=":material/sync:")
+
+
+_switch_section()
