@@ -4,26 +4,68 @@ Images and texts land in one shared space, so this family serves text→image,
 image→image and composed queries. Tag `random` builds the architecture with random
 weights (tests only: shapes, batching, pipeline).
 
-Models whose text tower is a Hugging Face model (the multilingual
-`xlm-roberta-base-ViT-B-32`) also need that model's config and tokenizer: they load from a
-folder `hf_text` beside the weights (`mmsearch models pull` fills it) or from the Hugging Face
-cache, never from the network at search time.
+Weights and the Hugging Face files a model needs offline are found by one lookup
+(`resolve_files`, over `encoders.pull`): an explicit `MMSEARCH_WEIGHTS_<ID>` path, the project's
+cache `$MMSEARCH_HOME/weights` (flat, or the Hugging Face layout `mmsearch models pull` writes),
+then the default Hugging Face cache. `pull` fetches into that cache and checks it with the same
+lookup, so `doctor`, `--profile auto` and `load` agree with it.
+
+Models whose text tower is a Hugging Face model (the multilingual `xlm-roberta-base-ViT-B-32`)
+need that model's `config.json`, and models with a Hugging Face tokenizer (SigLIP, the
+multilingual CLIP) need its files: from a folder `hf_text` beside explicit/flat weights, or
+from the hub repositories the open_clip config names (`hf_model_name`, `hf_tokenizer_name`),
+pulled with the weights; never from the network at search time.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from encoders.base import Encoder, EncoderError, EncoderSpec, WeightsNotFoundError
-from encoders.weights import cache_path, local_weights, override_env_var
+from encoders.pull import (
+    PullError,
+    download_url,
+    find_hub_folder,
+    find_model_file,
+    pull_hub_file,
+)
+from encoders.weights import (
+    cache_path,
+    explicit_weights,
+    override_env_var,
+    slug,
+    weights_cache_dir,
+)
 
-_WEIGHT_FILES = ("open_clip_model.safetensors", "open_clip_pytorch_model.bin")
-HF_TEXT_DIR = "hf_text"  # beside the weights: a Hugging Face text tower's config and tokenizer
-_HF_TEXT_FILES = ("config.json", "tokenizer.json", "tokenizer_config.json", "sentencepiece.bpe.model", "special_tokens_map.json")
-_HF_TOKENIZER_FILES = ("tokenizer.json", "sentencepiece.bpe.model", "vocab.txt", "spiece.model")
+_HF_WEIGHTS_NAME = "open_clip_pytorch_model.bin"  # open_clip's default file name in a hub repository
+_HF_SAFE_WEIGHTS_NAME = "open_clip_model.safetensors"
+HF_TEXT_DIR = "hf_text"  # beside explicit/flat weights: a Hugging Face text tower's config and tokenizer
+# Every file a Hugging Face tokenizer may load from; a repository holds some of them.
+TOKENIZER_FILES = (
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "added_tokens.json",
+    "spiece.model",
+    "sentencepiece.bpe.model",
+    "vocab.txt",
+    "vocab.json",
+    "merges.txt",
+)
+_TOKENIZER_MAIN_FILES = ("tokenizer.json", "sentencepiece.bpe.model", "spiece.model", "vocab.txt", "vocab.json")
+
+
+@dataclass(frozen=True)
+class OpenClipFiles:
+    """Where an open_clip model's files are on this machine (None: not here, or not needed)."""
+
+    weights: Path | None
+    text_config_dir: Path | None  # a folder with the Hugging Face text tower's config.json
+    tokenizer_dir: Path | None  # a folder with the Hugging Face tokenizer's files
 
 
 class OpenClipEncoder(Encoder):
@@ -57,78 +99,87 @@ class OpenClipEncoder(Encoder):
     def _embed_dim(self) -> int:
         return int(self._model_config()["embed_dim"])
 
+    def _text_cfg(self) -> dict[str, Any]:
+        return self._model_config().get("text_cfg", {})
+
     def hf_text_model(self) -> str | None:
         """The Hugging Face model of the text tower (e.g. `xlm-roberta-base`); None for CLIP's own."""
-        return self._model_config().get("text_cfg", {}).get("hf_model_name") or None
+        return self._text_cfg().get("hf_model_name") or None
 
-    def _hf_text_source(self, need_tokenizer: bool = True) -> str | None:
-        """A local folder with the text tower's config (and tokenizer): `hf_text` beside the
-        weights, else the Hugging Face cache's snapshot; None when it is not on this machine."""
-        name = self.hf_text_model()
-        if name is None:
-            return None
-        candidates = [local_weights(self.spec.id, HF_TEXT_DIR)]
-        from huggingface_hub import try_to_load_from_cache
+    def hf_tokenizer_repo(self) -> str | None:
+        """The hub repository of a Hugging Face tokenizer (SigLIP, multilingual CLIP); None for CLIP's BPE."""
+        return self._text_cfg().get("hf_tokenizer_name") or self.hf_text_model()
 
-        hit = try_to_load_from_cache(name, "config.json")
-        if isinstance(hit, str):
-            candidates.append(Path(hit).parent)
-        for folder in candidates:
-            if folder is None or not (folder / "config.json").is_file():
-                continue
-            if not need_tokenizer or any((folder / f).is_file() for f in _HF_TOKENIZER_FILES):
-                return str(folder)
-        return None
-
-    # -- weights ---------------------------------------------------------------
-    def _local_file(self) -> Path | None:
-        for name in _WEIGHT_FILES:
-            p = local_weights(self.spec.id, name)
-            if p is not None:
-                return p
-        return None
-
-    def _hf_cached_file(self) -> str | None:
+    def _pretrained_cfg(self) -> dict[str, Any]:
         from open_clip import pretrained as oc_pretrained
 
-        cfg = oc_pretrained.get_pretrained_cfg(self.model_name, self.pretrained)
-        repo = (cfg or {}).get("hf_hub", "").strip("/")
-        if not repo:
-            return None
-        from huggingface_hub import try_to_load_from_cache
+        return oc_pretrained.get_pretrained_cfg(self.model_name, self.pretrained) or {}
 
-        for name in _WEIGHT_FILES:
-            hit = try_to_load_from_cache(repo, name)
-            if isinstance(hit, str):
-                return hit
-        return None
+    def hub_weights(self) -> tuple[str | None, tuple[str, ...]]:
+        """The hub repository of the weights and the file names it may hold them under, in
+        open_clip's order of preference (safetensors first); (None, (file,)) for URL-only tags."""
+        cfg = self._pretrained_cfg()
+        hf_hub = (cfg.get("hf_hub") or "").strip()
+        if hf_hub:
+            # "org/name/" names the repository; "org/name/file.bin" a file in it (as open_clip splits it)
+            repo, filename = (hf_hub.strip("/"), "") if hf_hub.endswith("/") else tuple(hf_hub.rsplit("/", 1))
+            filename = filename or _HF_WEIGHTS_NAME
+            names = [filename]
+            if filename == _HF_WEIGHTS_NAME:
+                names.insert(0, _HF_SAFE_WEIGHTS_NAME)
+            elif filename.endswith((".bin", ".pth")):
+                names.insert(0, filename.rsplit(".", 1)[0] + ".safetensors")
+            return repo, tuple(names)
+        url = cfg.get("url") or ""
+        return None, ((Path(url.split("?")[0]).name,) if url else (_HF_SAFE_WEIGHTS_NAME, _HF_WEIGHTS_NAME))
+
+    def _flat_text_dir(self) -> Path:
+        explicit = explicit_weights(self.spec.id)
+        base = explicit if explicit is not None and explicit.is_dir() else weights_cache_dir() / slug(self.spec.id)
+        return base / HF_TEXT_DIR
+
+    def resolve_files(self) -> OpenClipFiles:
+        """The one lookup of this model's files, used by `pull`, `weights_available` and `load`."""
+        weights = None
+        if self.pretrained != "random":
+            repo, names = self.hub_weights()
+            weights = find_model_file(self.spec.id, names, repo)
+        flat = self._flat_text_dir()
+        text_dir = tok_dir = None
+        if (name := self.hf_text_model()) is not None:
+            text_dir = find_hub_folder(name, ("config.json",), flat)
+        if (tok := self.hf_tokenizer_repo()) is not None:
+            tok_dir = find_hub_folder(tok, _TOKENIZER_MAIN_FILES, flat)
+        return OpenClipFiles(weights, text_dir, tok_dir)
 
     def weights_available(self) -> bool:
-        text_ok = self.hf_text_model() is None or self._hf_text_source(need_tokenizer=self.pretrained != "random") is not None
-        if self.pretrained == "random":
+        files = self.resolve_files()
+        text_ok = self.hf_text_model() is None or files.text_config_dir is not None
+        if self.pretrained == "random":  # random weights: a tokenizer is needed only for text queries
             return text_ok
-        return text_ok and (self._local_file() is not None or self._hf_cached_file() is not None)
+        tok_ok = self.hf_tokenizer_repo() is None or files.tokenizer_dir is not None
+        return text_ok and tok_ok and files.weights is not None
 
     def _load(self) -> None:
         import open_clip
 
+        files = self.resolve_files()
         source: str | None
         if self.pretrained == "random":
             source, self.weights_source = None, "random init (tests only)"
         else:
-            local = self._local_file() or self._hf_cached_file()
-            if local is None:
+            if files.weights is None:
                 raise WeightsNotFoundError(self.spec.id, override_env_var(self.spec.id))
-            source, self.weights_source = str(local), str(local)
+            source, self.weights_source = str(files.weights), str(files.weights)
         kwargs: dict[str, Any] = {}
         hf_name = self.hf_text_model()
         if hf_name is not None:  # the text tower's architecture comes from its local config
-            hf_source = self._hf_text_source(need_tokenizer=False)
-            if hf_source is None:
+            if files.text_config_dir is None:
                 raise WeightsNotFoundError(
                     self.spec.id, override_env_var(self.spec.id), f"the config and tokenizer of its text model {hf_name} are not on this machine"
                 )
-            text_cfg = {**self._model_config()["text_cfg"], "hf_model_name": hf_source, "hf_tokenizer_name": hf_source}
+            text_dir = str(files.text_config_dir)
+            text_cfg = {**self._text_cfg(), "hf_model_name": text_dir, "hf_tokenizer_name": str(files.tokenizer_dir or text_dir)}
             text_cfg["hf_model_pretrained"] = False  # the CLIP checkpoint holds the text weights (or random)
             kwargs = {"text_cfg": text_cfg}
         try:
@@ -139,8 +190,10 @@ class OpenClipEncoder(Encoder):
                 precision="fp16" if self.device == "cuda" else "fp32",
                 **kwargs,
             )
-            if hf_name is None or self._hf_text_source() is not None:  # else (random weights): on first use
+            if self.hf_tokenizer_repo() is None or files.tokenizer_dir is not None:  # else (random weights): on first use
                 self._text_tokenizer()
+        except EncoderError:
+            raise
         except Exception as exc:  # unreadable or wrong weights raise many types (e.g. SafetensorError)
             raise WeightsNotFoundError(self.spec.id, override_env_var(self.spec.id), str(exc).splitlines()[0][:200]) from exc
         self._model = model.eval()
@@ -157,26 +210,31 @@ class OpenClipEncoder(Encoder):
             return self._model.encode_image(x).float().cpu().numpy()
 
     def _input_tensor(self, image: Any) -> Any:
-        return self._preprocess(image.convert("RGB"))
+        from encoders.base import (
+            pil_model_input,  # numpy ToTensor + Normalize: no torch threads on a worker
+        )
+
+        return pil_model_input(self._preprocess, image.convert("RGB"))
 
     def _text_tokenizer(self) -> Any:
         """The model's tokenizer, built on the first text query (a Hugging Face one from its local folder)."""
         if self._tokenizer is None:
             import open_clip
 
-            if self.hf_text_model() is None:
+            repo = self.hf_tokenizer_repo()
+            if repo is None:
                 self._tokenizer = open_clip.get_tokenizer(self.model_name)
             else:
-                source = self._hf_text_source()
-                if source is None:
+                folder = self.resolve_files().tokenizer_dir
+                if folder is None:
                     raise WeightsNotFoundError(
-                        self.spec.id, override_env_var(self.spec.id), f"the tokenizer of its text model {self.hf_text_model()} is not on this machine"
+                        self.spec.id, override_env_var(self.spec.id), f"the tokenizer of its text model {repo} is not on this machine"
                     )
                 from open_clip.tokenizer import HFTokenizer
 
-                text_cfg = self._model_config()["text_cfg"]
+                text_cfg = self._text_cfg()
                 self._tokenizer = HFTokenizer(
-                    source, context_length=text_cfg.get("context_length", 77), tokenizer_mode=text_cfg.get("tokenizer_mode"), **text_cfg.get("tokenizer_kwargs", {})
+                    str(folder), context_length=text_cfg.get("context_length", 77), tokenizer_mode=text_cfg.get("tokenizer_mode"), **text_cfg.get("tokenizer_kwargs", {})
                 )
         return self._tokenizer
 
@@ -197,18 +255,35 @@ class OpenClipEncoder(Encoder):
             raise EncoderError("a query batch must be all texts or all images")
         return self._images(items)
 
-    def pull(self) -> Path:
-        """Download the weights into the mmsearch cache (needs a network)."""
-        from open_clip import pretrained as oc_pretrained
-
-        cfg = oc_pretrained.get_pretrained_cfg(self.model_name, self.pretrained)
-        if not cfg:
-            raise EncoderError(f"open_clip has no pretrained tag {self.pretrained!r} for {self.model_name}")
-        target = cache_path(self.spec.id, "x").parent
-        target.mkdir(parents=True, exist_ok=True)
-        hf_name = self.hf_text_model()
-        if hf_name is not None:  # the text tower's config and tokenizer, so it loads offline
-            from huggingface_hub import snapshot_download
-
-            snapshot_download(hf_name, allow_patterns=list(_HF_TEXT_FILES), local_dir=str(target / HF_TEXT_DIR))
-        return Path(oc_pretrained.download_pretrained(cfg, cache_dir=str(target)))
+    def pull(self) -> Path | None:
+        """Download the weights and every Hugging Face file the model needs offline (its text
+        tower's config, its tokenizer) into the mmsearch cache, check them, and return the
+        weights file as the encoder's own lookup finds it (needs a network)."""
+        if self.pretrained == "random":
+            return None
+        if not self._pretrained_cfg():
+            raise PullError(f"open_clip has no pretrained tag {self.pretrained!r} for {self.model_name}; see open_clip.list_pretrained()")
+        repo, names = self.hub_weights()
+        if repo is not None:
+            pull_hub_file(repo, names)
+        else:  # a URL-only tag (e.g. OpenAI's): its path carries the sha256
+            url = self._pretrained_cfg()["url"]
+            parts = url.split("?")[0].split("/")
+            sha = parts[-2] if len(parts) > 1 and len(parts[-2]) == 64 else None
+            download_url(url, cache_path(self.spec.id, names[0]), sha256=sha)
+        if (name := self.hf_text_model()) is not None:
+            pull_hub_file(name, ("config.json",))
+        if (tok := self.hf_tokenizer_repo()) is not None:
+            got = [f for f in TOKENIZER_FILES if pull_hub_file(tok, (f,), optional=True) is not None]
+            if not set(got) & set(_TOKENIZER_MAIN_FILES):
+                raise PullError(f"{tok} holds none of the tokenizer files {', '.join(_TOKENIZER_MAIN_FILES)}")
+        files = self.resolve_files()
+        if files.weights is None or not self.weights_available():
+            raise PullError(f"{self.spec.id} was downloaded but its files are not where mmsearch looks ({weights_cache_dir()}); is MMSEARCH_WEIGHTS_… set elsewhere?")
+        if self.hf_tokenizer_repo() is not None:  # prove it loads offline now, not at the first search
+            self._tokenizer = None
+            try:
+                self._text_tokenizer()
+            except Exception as exc:
+                raise PullError(f"the tokenizer of {self.spec.id} was downloaded to {files.tokenizer_dir} but does not load: {str(exc).splitlines()[0][:200]}") from None
+        return files.weights

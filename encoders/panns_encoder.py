@@ -41,12 +41,8 @@ from encoders.base import (
 )
 from encoders.ids import PANNS_ID, PANNS_RANDOM_ID, tag_bridge_id
 from encoders.label_bridge import cached_label_vectors, weighted_label_vectors
-from encoders.weights import (
-    cache_path,
-    explicit_weights,
-    local_weights,
-    override_env_var,
-)
+from encoders.pull import download_url, find_model_file
+from encoders.weights import cache_path, explicit_weights, override_env_var
 
 log = logging.getLogger(__name__)
 
@@ -153,7 +149,7 @@ class PannsEncoder(Encoder):
     def _weights_path(self) -> Path | None:
         if self.checkpoint_path is not None:
             return self.checkpoint_path if self.checkpoint_path.is_file() else None
-        found = local_weights(PANNS_ID, CHECKPOINT_FILE)
+        found = find_model_file(PANNS_ID, (CHECKPOINT_FILE,))
         if found is not None or explicit_weights(PANNS_ID) is not None:
             return found
         default = _default_panns_path()
@@ -163,18 +159,17 @@ class PannsEncoder(Encoder):
         """True when the checkpoint is on this machine (always, for random weights)."""
         return not self.pretrained or self._weights_path() is not None
 
-    def pull(self) -> Path:
-        """Download the checkpoint into the mmsearch cache (needs a network)."""
-        import shutil
-        import urllib.request
-
-        target = cache_path(PANNS_ID, CHECKPOINT_FILE)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_suffix(".part")
-        with urllib.request.urlopen(CHECKPOINT_URL, timeout=60) as r, open(tmp, "wb") as f:
-            shutil.copyfileobj(r, f, 1 << 20)
-        os.replace(tmp, target)
-        return target
+    def pull(self) -> Path | None:
+        """Download the checkpoint into the mmsearch cache (or from `MMSEARCH_MODELS_MIRROR`),
+        resuming an interrupted download; Zenodo publishes no checksum in the URL, so the size
+        is checked, and `load` reads it as a state dict (needs a network)."""
+        if not self.pretrained:
+            return None
+        download_url(CHECKPOINT_URL, cache_path(PANNS_ID, CHECKPOINT_FILE))
+        path = self._weights_path()
+        if path is None:
+            raise WeightsNotFoundError(PANNS_ID, override_env_var(PANNS_ID), "downloaded, but not where mmsearch looks")
+        return path
 
     def _load(self) -> None:
         import torch

@@ -1,4 +1,10 @@
-"""ResNet50 from torchvision (IMAGENET1K_V2), its 2048-d pooled features."""
+"""ResNet50 from torchvision (IMAGENET1K_V2), its 2048-d pooled features.
+
+Weights (`resnet50-11ad3fa6.pth`, a direct URL whose name carries a sha256 prefix) are found
+by one lookup (`_weights_file`): `MMSEARCH_WEIGHTS_TORCHVISION_RESNET50`, the mmsearch cache
+(`mmsearch models pull torchvision:resnet50`, which honours `MMSEARCH_MODELS_MIRROR`), then
+torch hub's own cache.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +15,8 @@ import numpy as np
 
 from encoders.base import Encoder, EncoderSpec, WeightsNotFoundError
 from encoders.ids import RESNET50_ID
-from encoders.weights import local_weights, override_env_var
+from encoders.pull import download_url, find_model_file, sha256_prefix_of
+from encoders.weights import cache_path, explicit_weights, override_env_var
 
 
 class TorchvisionResNet50Encoder(Encoder):
@@ -41,8 +48,8 @@ class TorchvisionResNet50Encoder(Encoder):
     def _weights_file(self) -> Path | None:
         w = self._weights_enum()
         name = Path(w.url).name
-        local = local_weights(RESNET50_ID, name)
-        if local is not None:
+        local = find_model_file(RESNET50_ID, (name,))
+        if local is not None or explicit_weights(RESNET50_ID) is not None:
             return local
         import torch
 
@@ -74,9 +81,14 @@ class TorchvisionResNet50Encoder(Encoder):
         self._transform = weights.transforms()
 
     def _input_tensor(self, image: Any) -> Any:
+        # the uint8 pixels only: the tensor resize starts torch's intra-op threads, which must not
+        # run on a decode worker beside the model's (`_finish_input` does it on the model's thread)
         from torchvision.transforms.functional import pil_to_tensor
 
-        return self._transform(pil_to_tensor(image.convert("RGB")))
+        return pil_to_tensor(image.convert("RGB"))
+
+    def _finish_input(self, tensor: Any) -> Any:
+        return self._transform(tensor)
 
     def _embed_documents_batch(self, items: list[Any]) -> np.ndarray:
         import torch
@@ -85,9 +97,15 @@ class TorchvisionResNet50Encoder(Encoder):
         with torch.inference_mode(), self._autocast():
             return self._model(x).float().cpu().numpy()
 
-    def pull(self) -> Path:
-        """Download the weights into torch's hub cache (needs a network)."""
-        self._weights_enum().get_state_dict(progress=True)
+    def pull(self) -> Path | None:
+        """Download the weights into the mmsearch cache (or its mirror), checking the sha256
+        prefix in the file name; the same lookup as `load` then finds them (needs a network)."""
+        if not self.pretrained:
+            return None
+        url = self._weights_enum().url
+        name = Path(url).name
+        download_url(url, cache_path(RESNET50_ID, name), sha256_prefix=sha256_prefix_of(name))
         path = self._weights_file()
-        assert path is not None
+        if path is None:
+            raise WeightsNotFoundError(RESNET50_ID, override_env_var(RESNET50_ID), "downloaded, but not where mmsearch looks")
         return path

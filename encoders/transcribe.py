@@ -27,7 +27,9 @@ from typing import Any
 import numpy as np
 
 from encoders.base import EncoderError, WeightsNotFoundError, resolve_device
+from encoders.pull import PullError, download_url, find_hub_folder, pull_hub_file
 from encoders.weights import (
+    cache_path,
     explicit_weights,
     local_weights,
     override_env_var,
@@ -125,6 +127,19 @@ def join_packaged_base(dest: Path) -> Path | None:
     return dest
 
 
+def _faster_whisper_repo(model: str) -> str | None:
+    """The hub repository of a faster-whisper model: a size (`base` → Systran/faster-whisper-base) or ORG/NAME."""
+    if "/" in model:
+        return None if Path(model).exists() else model
+    try:
+        from faster_whisper.utils import (
+            _MODELS as sizes,  # the package's own table of sizes
+        )
+    except ImportError:
+        sizes = {}
+    return sizes.get(model) or f"Systran/faster-whisper-{model}"
+
+
 class Transcriber:
     """Lazy-loading Whisper transcriber for one backend and model."""
 
@@ -168,6 +183,10 @@ class Transcriber:
         cached = weights_cache_dir() / slug(self.id)
         if self.backend == "faster-whisper" and (cached / "model.bin").exists():
             return str(cached), f"cache {cached}"
+        if self.backend == "faster-whisper" and (repo := _faster_whisper_repo(self.model_name)) is not None:
+            pulled = find_hub_folder(repo, ("model.bin",))  # `mmsearch models pull`, or another program's download
+            if pulled is not None and (pulled / "config.json").is_file():
+                return str(pulled), f"cache {pulled}"
         if self.backend == "openai-whisper":
             pt = local_weights(self.id, f"{self.model_name}.pt")
             if pt is not None:
@@ -184,6 +203,33 @@ class Transcriber:
                 return self.model_name, f"local folder {self.model_name}"
         return self.model_name, "the backend's own download/cache"
 
+    def pull(self) -> Path:
+        """Download the weights into the mmsearch cache, where `_resolve_weights` finds them:
+        openai-whisper's checkpoint from its URL (sha256 in the path; `MMSEARCH_MODELS_MIRROR`
+        applies), faster-whisper's CTranslate2 files from the hub (`HF_ENDPOINT` applies)."""
+        if self.backend == "openai-whisper":
+            try:
+                import whisper
+            except ImportError:
+                raise PullError("pulling openai-whisper models needs its package: pip install openai-whisper") from None
+            url = getattr(whisper, "_MODELS", {}).get(self.model_name)
+            if url is None:
+                raise PullError(f"openai-whisper has no model {self.model_name!r}; choose one of {', '.join(getattr(whisper, '_MODELS', {}))}")
+            sha = url.split("/")[-2]
+            download_url(url, cache_path(self.id, f"{self.model_name}.pt"), sha256=sha if len(sha) == 64 else None)
+        else:
+            repo = _faster_whisper_repo(self.model_name)
+            if repo is None:
+                raise PullError(f"faster-whisper has no model {self.model_name!r} on the hub; name a size (tiny, base, small, …) or a repository ORG/NAME")
+            for names in (("model.bin",), ("config.json",)):
+                pull_hub_file(repo, names)
+            for name in ("tokenizer.json", "preprocessor_config.json", "vocabulary.txt", "vocabulary.json"):
+                pull_hub_file(repo, (name,), optional=True)
+        what, source = self._resolve_weights()
+        if source.startswith("the backend"):
+            raise PullError(f"{self.id} was downloaded but is not where mmsearch looks ({weights_cache_dir()})")
+        return Path(what)
+
     def weights_available(self) -> bool:
         """True when the weights load without a network (no download attempted)."""
         try:
@@ -192,7 +238,7 @@ class Transcriber:
             return False
         return not source.startswith("the backend")
 
-    def load(self) -> "Transcriber":
+    def load(self) -> Transcriber:
         """Load the model now (normally done on first use)."""
         with self._lock:
             if self._model is None:

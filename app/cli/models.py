@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import Any
 
 from app.cli.common import CliError, context, err, open_store, out, server
 
@@ -101,11 +102,13 @@ def cmd_models_list(args: argparse.Namespace) -> int:
     uses: dict[str, list[str]] = {}
     for kind, eid in active_by_kind(args).items():
         uses.setdefault(eid, []).append(kind)
-    out(f"{'id':<56} {'dim':<9} {'size':<21} {'licence':<19} {'weights':<16} active for")
+    out(f"{'id':<56} {'':<9} {'size':<21} {'licence':<19} {'weights':<16} active for")
     for eid in [*KNOWN_IDS, *[e for e in uses if e and e not in KNOWN_IDS]]:
         try:
             enc = get_encoder(eid, args.device)
-            dim, here = str(enc.spec.dim or "?"), "available" if enc.weights_available() else "weights missing"
+            service = eid.partition(":")[0] in ("ollama", "openai")  # no weights here: a server answers or not
+            missing = "not answering" if service else "weights missing"
+            dim, here = str(enc.spec.dim or "?"), "available" if enc.weights_available() else missing
         except Exception:  # an id the registry cannot build (e.g. recorded on another machine)
             dim, here = "?", "?"
         size, licence = MODEL_FACTS.get(eid, ("?", "?"))
@@ -126,10 +129,7 @@ def cmd_models_use(args: argparse.Namespace) -> int:
     client = server(args)
     ctx = context(args)
     if client is not None and is_lite(ctx.settings.db):
-        raise CliError(
-            f"the server at {client.info.url} has {ctx.settings.db} open: switch the model on its Status page, "
-            "or stop the server and run this again"
-        )
+        return _use_through_server(client, args)
     enc = get_encoder(args.model, args.device)
     choice_fields(choice_kind(args.kind), enc.spec)  # a model that cannot serve the kind is refused first
     if not args.no_fill:
@@ -143,6 +143,23 @@ def cmd_models_use(args: argparse.Namespace) -> int:
         out("  its collections fill on the next `mmsearch index …`; the old ones stay until `mmsearch models prune --yes`")
     else:
         out("  the old collections stay until `mmsearch models prune --yes`")
+    return 0
+
+
+def _use_through_server(client: Any, args: argparse.Namespace) -> int:
+    """`models use` while `mmsearch serve` holds the Lite file: the server runs the switch as a job."""
+    from app.server.client import follow_job
+
+    if args.no_fill:
+        raise CliError(f"the server at {client.info.url} fills the new collection as it switches: drop --no-fill, or stop the server first")
+    job = client.call("POST", "/models", {"kind": args.kind, "encoder": args.model})
+    err(f"mmsearch: the server at {client.info.url} fills the {args.kind} collections of {args.model}; "
+        "search answers from the current model until this is done")
+    job = follow_job(client, job, f"switching {args.kind} (server)", progress=not args.quiet)
+    if job["state"] != "done":
+        raise CliError(f"the switch did not finish ({job['state']}): {job.get('error') or 'cancelled'}")
+    out(f"{args.kind}: now {args.model} ({job['indexed']} filled, {job['unchanged']} already there); "
+        "the old collections stay until `mmsearch models prune --yes`")
     return 0
 
 
