@@ -84,6 +84,23 @@ def create_api(get_context: Callable[[], Context], get_jobs: Callable[[], JobRun
             "transcriber": ctx.settings.transcriber,
         }
 
+    class ModelChoice(BaseModel):
+        kind: str = Field(description="photos, photos-text, sounds or text")
+        encoder: str = Field(description="an encoder id, e.g. open_clip:ViT-B-16-SigLIP/webli")
+
+    @api.post("/models", summary="Switch the model of a kind: fill its collection from the stored sources, then cut over", status_code=202)
+    def use_model(body: ModelChoice) -> dict[str, Any]:
+        from encoders import get_encoder
+        from encoders.profiles import choice_fields, choice_kind
+
+        ctx = get_context()
+        kind = choice_kind(body.kind)
+        enc = get_encoder(body.encoder, ctx.device)
+        choice_fields(kind, enc.spec)  # a model that cannot serve the kind is refused before the job
+        if not enc.weights_available():
+            enc.load()  # "weights … not found; run `mmsearch models pull …`"
+        return get_jobs().submit("models", [kind, body.encoder], label=f"{kind} → {body.encoder}").to_json()
+
     # -- search ---------------------------------------------------------------------------
     class TextQuery(BaseModel):
         q: str = Field(description="the words to search for")

@@ -127,10 +127,15 @@ class RemoteEngine:
 
 def run_job(client: ServerClient, kind: str, paths: list[str], progress: bool = True) -> dict[str, Any]:
     """Submit an index job for local paths and follow it to the end; the finished job."""
+    job = client.call("POST", "/jobs", {"kind": kind, "paths": [str(Path(p).expanduser().resolve()) for p in paths]})
+    return follow_job(client, job, f"indexing {kind} (server)", progress)
+
+
+def follow_job(client: ServerClient, job: dict[str, Any], desc: str, progress: bool = True) -> dict[str, Any]:
+    """Follow a submitted job to its end with a progress bar (Ctrl+C cancels it); the finished job."""
     from tqdm import tqdm
 
-    job = client.call("POST", "/jobs", {"kind": kind, "paths": [str(Path(p).expanduser().resolve()) for p in paths]})
-    bar = tqdm(total=None, desc=f"indexing {kind} (server)", disable=not progress)
+    bar = tqdm(total=None, desc=desc, disable=not progress)
     try:
         while job["state"] in ("queued", "running"):
             time.sleep(0.25)

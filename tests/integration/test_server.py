@@ -271,3 +271,23 @@ def test_documents_then_a_streamed_answer_with_citations(server):
     assert final["citations"] and final["citations"][0]["source"].endswith("licence.txt")
     assert "patent" in final["answer"].lower()
     assert server.request("POST", "/api/ask", {"question": "   "})[0] == 400
+
+
+def test_models_use_alongside_switches_on_the_server(server, sample_photos: Path):
+    """`mmsearch models use` while the server holds the Lite file: the server fills the new
+    collection as a job and cuts over; its API then answers with the new model (last in this
+    module: it changes the served library's photo model)."""
+    status, before = server.request("GET", "/api/models")
+    assert status == 200 and before["image_to_image"] != "open_clip:ViT-B-32/random"
+    result = cli("models", "use", "photos", "open_clip:ViT-B-32/random", "--db", server.db, "-q")
+    assert result.returncode == 0, result.stderr + server.log()
+    assert "now open_clip:ViT-B-32/random" in result.stdout and "filled" in result.stdout
+    status, after = server.request("GET", "/api/models")
+    assert after["image_to_image"] == after["text_to_image"] == "open_clip:ViT-B-32/random"
+    photo = sorted(sample_photos.iterdir())[0]
+    body, headers = _one_file(photo.name, photo.read_bytes(), {"k": "3"})
+    status, answer = server.request("POST", "/api/search/image", raw=body, headers=headers)
+    assert status == 200 and answer["hits"], answer
+    assert Path(answer["hits"][0]["source"]).name == photo.name and answer["hits"][0]["score"] > 0.99  # itself, in CLIP's space
+    status, refused = server.request("POST", "/api/models", {"kind": "photos", "encoder": "sentence_transformers:all-MiniLM-L6-v2"})
+    assert status == 400 and "does not embed photos" in refused["detail"]
