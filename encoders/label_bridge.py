@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -76,6 +76,11 @@ class LabelBridgeEncoder(Encoder):
             self._label_vecs = cached_label_vectors(self.text_encoder, imagenet_labels(), "imagenet_labels")
         _, probs = self.image_encoder.forward(items)
         return weighted_label_vectors(probs, self._label_vecs, self.top_k)
+
+    def embed_queries(self, items: Sequence[Any]) -> np.ndarray:
+        """Text queries, straight to the text model: no image model, and no batch size or
+        device of this encoder to resolve (either would import torch for a text query)."""
+        return self.text_encoder.embed_queries([str(t) for t in items])
 
     def _embed_queries_batch(self, items: list[Any]) -> np.ndarray:
         return self.text_encoder.embed_queries([str(t) for t in items])

@@ -2,7 +2,7 @@
 
 `sentence_transformers:all-MiniLM-L6-v2` is a 6-layer, 384-wide BERT followed by mean pooling.
 Importing sentence-transformers costs seconds (transformers, torch, scikit-learn); a query needs
-only a WordPiece tokenizer and about 22M multiply-adds per token. This module runs exactly that:
+only a WordPiece tokenizer and about 11M multiply-adds per token. This module runs exactly that:
 
 - the model folder's own `tokenizer.json` through the `tokenizers` library (the Rust tokenizer
   that sentence-transformers itself uses), truncated to the model's `max_seq_length` (256 for
@@ -30,7 +30,8 @@ from typing import Any, Sequence
 # Calls of up to this many texts always take the numpy path (a query, the sentences of an
 # extractive answer): cheaper than importing torch to find the device.
 SMALL_CALL = 64
-# Whether large document runs on a CPU take it too (measured by bench/cold_cli.py --throughput).
+# Whether large document runs on a CPU take it too. No: torch's kernels were faster here for
+# 256-token chunks in batches of 32 (bench/cold_cli.py's throughput table: CPU time per text).
 DOCUMENTS_ON_CPU = False
 BATCH = 32  # texts per forward, sorted by length
 _enabled = True

@@ -184,15 +184,21 @@ class SentenceTransformerEncoder(Encoder):
         return None if tok is None else (tok, getattr(model, "max_seq_length", None))
 
     def _numpy_path(self, n: int, query: bool = False) -> bool:
-        """Whether a call of `n` texts takes the numpy path (loads the model): queries and small
-        calls (the sentences of an extractive answer) always, where it applies; large document
-        runs only on a CPU, and only where it is the faster (`minilm_fast.DOCUMENTS_ON_CPU`)."""
+        """Whether a call of `n` texts takes the numpy path (loads the model): queries always,
+        where it applies; small document calls (the sentences of an extractive answer) unless
+        sentence-transformers is loaded already (an index run, which loads it for its tokenizer:
+        torch is the faster for batches of chunks); large ones only where numpy is the faster on
+        this device (`minilm_fast.DOCUMENTS_ON_CPU`)."""
         from encoders import minilm_fast
 
         self.load()
         if self._fast is None:
             return False
-        return query or n <= minilm_fast.SMALL_CALL or (minilm_fast.DOCUMENTS_ON_CPU and self.device == "cpu")
+        if query:
+            return True
+        if self._model is None and n <= minilm_fast.SMALL_CALL:
+            return True
+        return minilm_fast.DOCUMENTS_ON_CPU and self.device == "cpu"
 
     def _numpy_embed(self, texts: list[str], prefix: str) -> np.ndarray:
         """Unit vectors from the numpy path (it batches by length itself: no device or batch size
@@ -203,12 +209,14 @@ class SentenceTransformerEncoder(Encoder):
         return l2_normalise(vecs)
 
     def embed_documents(self, items: Sequence[Any]) -> np.ndarray:
+        """Texts as unit vectors: on the numpy path where `_numpy_path` says, else sentence-transformers."""
         items = list(items)
         if items and self._numpy_path(len(items)):
             return self._numpy_embed([str(t) for t in items], self.info.get("document_prefix", ""))
         return super().embed_documents(items)
 
     def embed_queries(self, items: Sequence[Any]) -> np.ndarray:
+        """Queries as unit vectors: on the numpy path wherever it applies (same vectors, no torch)."""
         items = list(items)
         if items and self._numpy_path(len(items), query=True):
             return self._numpy_embed([str(t) for t in items], self.info.get("query_prefix", ""))

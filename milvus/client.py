@@ -151,8 +151,56 @@ def connect(uri: str, token: str | None = None, timeout: float = 10.0):
         return client
 
 
+def _quick_lite_start() -> None:
+    """Let Milvus Lite's server start return as soon as it listens.
+
+    milvus-lite 2.5.1's `Server.start` spawns its server process, then always sleeps 0.5 s (to see
+    whether it dies at once) before pymilvus connects; the process listens on its socket after
+    ~0.1 s. This start does the same (takes the file lock, spawns the same command with the same
+    environment, fails the same way when the process dies within 0.5 s), but polls the socket and
+    returns once it exists. Applied to that version only; any other keeps its own start."""
+    try:
+        import milvus_lite
+        from milvus_lite import server
+    except ImportError:
+        return
+    cls = server.Server
+    if getattr(cls, "_mmsearch_quick", False) or getattr(milvus_lite, "__version__", None) != "2.5.1":
+        return
+    import fcntl
+    import subprocess
+    import time
+
+    def start(self) -> bool:
+        assert self._p is None, "Server already started"
+        self._lock_fd = open(self._lock_path, "a")
+        try:
+            fcntl.lockf(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            server.logger.error("Open %s failed, the file has been opened by another program", self._db_file)
+            return False
+        env = {"LD_LIBRARY_PATH": str(self._bin_path) + ":" + os.environ.get("LD_LIBRARY_PATH", ""),
+               "DYLD_LIBRARY_PATH": str(self._bin_path) + ":" + os.environ.get("LD_LIBRARY_PATH", "")}
+        env.update({k: v for k, v in os.environ.items() if k not in ("LD_LIBRARY_PATH", "DYLD_LIBRARY_PATH")})
+        self._p = subprocess.Popen(args=self.args, env=env, cwd=str(self._work_dir))
+        deadline = time.monotonic() + 0.5
+        while time.monotonic() < deadline:
+            if self._p.poll() is not None:
+                server.logger.error("Start milvus-lite failed")
+                return False
+            if os.path.exists(self._uds_path):
+                return True
+            time.sleep(0.005)
+        return self._p.poll() is None
+
+    cls.start = start
+    cls._mmsearch_quick = True
+
+
 def _open(uri: str, token: str | None, timeout: float):
     pymilvus = import_pymilvus()
+    if is_lite(uri):
+        _quick_lite_start()
     MilvusClient, MilvusException = pymilvus.MilvusClient, pymilvus.exceptions.MilvusException
     try:
         with warnings.catch_warnings():  # milvus-lite 2.5 imports the deprecated pkg_resources

@@ -98,18 +98,21 @@ class Retriever:
         elif self.mode == "bm25":
             rows = self.word_ranking(coll, q, want, filter)
         else:
-            dense, words = self.rankings(q, filter, n)
+            dense, words = self.rankings(q, filter, n, coll)
             rows = self.with_relevance(coll, q, fuse(dense, words, self.fusion, k=want))
         hits = [Hit.from_row(r, coll.name) for r in rows]
         if self.reranker:
             hits = self.reranker.rerank(q, hits)
         return hits[:k]
 
-    def rankings(self, question: str, filter: Filter | None = None, n: int | None = None) -> tuple[list[dict], list[dict]]:
+    def rankings(
+        self, question: str, filter: Filter | None = None, n: int | None = None, coll: Collection | None = None
+    ) -> tuple[list[dict], list[dict]]:
         """(dense, BM25) candidate rows for a question, `n` (default `candidates`) each, best first;
-        the two rankings `hybrid` fuses (the evaluation fuses them in several ways)."""
+        the two rankings `hybrid` fuses (the evaluation fuses them in several ways). `coll`: the
+        collection, where the caller has already found it (saves a look-up and a count)."""
         q = clean_text_query(question)
-        coll = self.collection()
+        coll = coll or self.collection()
         n = n or self.candidates
         dense = coll.search(cached_query_vector(self.encoder, q), k=n, filter=filter)[0]
         return dense, self.word_ranking(coll, q, n, filter, dense)
