@@ -376,18 +376,11 @@ def stored_hashes(coll: Collection, ids: Sequence[str]) -> dict[str, str | None]
     return out
 
 
-def all_ids(coll: Collection, page: int = 4096) -> list[str]:
-    """Every row id in a collection. Milvus caps offset + limit at 16 384 per query."""
-    total = coll.count()
-    if total > QUERY_WINDOW:
-        raise CatalogueError(f"--prune handles collections of up to {QUERY_WINDOW:,} items; {coll.name} has {total:,}")
-    ids: list[str] = []
-    for offset in range(0, QUERY_WINDOW, page):
-        rows = coll.query(Filter.ne("id", ""), limit=min(page, QUERY_WINDOW - offset), offset=offset)
-        ids.extend(r["id"] for r in rows)
-        if len(rows) < page:
-            break
-    return ids
+def all_ids(coll: Collection) -> Iterator[str]:
+    """Every row id in a collection, streamed by Milvus's query iterator (any size: no
+    offset + limit window)."""
+    for row in coll.scan(fields=("id",), batch_size=4096):
+        yield row["id"]
 
 
 def _delete(coll: Collection, ids: list[str]) -> None:

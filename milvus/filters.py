@@ -14,6 +14,9 @@ FILTERABLE_FIELDS = frozenset({"id", "source", "kind", "title", "price", "curren
 # Number columns are DOUBLE/FLOAT: Milvus Lite 2.5 fails on an int literal among floats
 # (`price in [0, 10.0]`), so values for these are always written as floats.
 NUMBER_FIELDS = frozenset({"price", "start_s", "end_s"})
+# Keys of the JSON `meta` column that filters may name: `media` ("audio" / "video") marks
+# transcript segments by where they were spoken.
+META_KEYS = frozenset({"media"})
 
 
 def _field(name: str) -> str:
@@ -107,10 +110,30 @@ class Filter:
         return f
 
     @classmethod
+    def gt(cls, name: str, value: object) -> "Filter":
+        """`name > value`: numbers compare as numbers, strings by their UTF-8 bytes (keyset paging by id)."""
+        if name in NUMBER_FIELDS:
+            return cls((f"{_field(name)} > {_literal(float(value))}",), frozenset({name}))  # type: ignore[arg-type]
+        return cls((f"{_field(name)} > {_literal(value)}",))
+
+    @classmethod
+    def not_in(cls, name: str, values: list[object]) -> "Filter":
+        if not values:
+            raise ValueError("not_in needs at least one value")
+        return cls((f"{_field(name)} not in [{', '.join(_typed(name, v) for v in values)}]",))
+
+    @classmethod
     def is_in(cls, name: str, values: list[object]) -> "Filter":
         if not values:
             raise ValueError("is_in needs at least one value")
         return cls((f"{_field(name)} in [{', '.join(_typed(name, v) for v in values)}]",))
+
+    @classmethod
+    def meta_eq(cls, key: str, value: object) -> "Filter":
+        """`meta[key] == value` on the JSON `meta` column (keys from an allow-list)."""
+        if key not in META_KEYS:
+            raise ValueError(f"cannot filter on meta key {key!r}")
+        return cls((f'meta["{key}"] == {_literal(value)}',))
 
     @classmethod
     def not_null(cls, name: str) -> "Filter":

@@ -55,6 +55,7 @@ NO_NUMBER = -1.0
 # Rows per upsert call. Milvus Lite 2.5 slows down ~100× on calls over ~6 MB (measured:
 # 3,000 × 512-d rows 0.8 s, 4,000 rows 35 s); 1,000 rows is ~2 MB and 10k rows/s.
 UPSERT_CHUNK = 1000
+_QUERY_WINDOW = 16_384  # Milvus: offset + limit of one query
 
 
 @dataclass(frozen=True)
@@ -96,10 +97,17 @@ def _lite_version() -> tuple[int, ...]:
 
 
 def _index_for(lite_major: int | None) -> dict[str, Any]:
-    """HNSW on servers and Lite 3; FLAT (exact) on Lite 2.x, which knows only FLAT / IVF_FLAT /
-    AUTOINDEX and ignores nprobe: its IVF_FLAT and AUTOINDEX found 0.67-0.72 of the true top 10
-    at 100k rows whatever nlist/nprobe we set, while FLAT is exact and ~25 ms there with IP
-    (`python -m bench.query_latency --n 100000`, bench/results/query_latency_100000.md)."""
+    """HNSW on servers and Lite 3; FLAT (exact) on Lite 2.x, whose approximate indexes cannot be
+    tuned. Lite 2.5 keeps a collection in one growing segment that is never sealed (its Flush
+    does nothing) and accepts only FLAT / IVF_FLAT / AUTOINDEX. For IVF_FLAT and AUTOINDEX it
+    turns on Milvus's growing-segment *interim* index (IVF_FLAT_CC), built once the segment
+    holds 100,000 rows (Lite's max index rows 1,000,000 × build ratio 0.1). Its nlist (100) and
+    nprobe come from segcore's defaults, which Lite never sets; the index's nlist and the query's
+    nprobe are dropped (segcore's VecIndexConfig::GetSearchConf replaces a query's params with
+    its own). So below 100k rows they scan every row like FLAT; from 100k on they return the same
+    ids for every nprobe, recall@10 0.67-0.71 on clustered 512-d data. FLAT gets no interim index
+    (milvus#27209) and stays exact. Measured: bench/results/query_latency.md; pinned by
+    tests/unit/milvus/test_index_params.py."""
     if lite_major == 2:
         return {"index_type": "FLAT", "params": {}}
     return {"index_type": "HNSW", "params": {"M": 16, "efConstruction": 200}}
@@ -234,7 +242,10 @@ class VectorStore:
         if index_metric != metric:
             meta[_INDEX_METRIC_KEY] = index_metric
         schema = self.client.create_schema(auto_id=False, enable_dynamic_field=False, description=json.dumps(meta))
-        schema.add_field("id", DataType.VARCHAR, max_length=_MAX_LEN["id"], is_primary=True)
+        # With stand-ins (Lite 2.x) a 1-byte quote is stored as a 3-byte private-use character:
+        # the column is sized for the stored form, so any id up to 64 bytes fits a byte count.
+        id_bytes = _MAX_LEN["id"] * (1 if self.capabilities.plain_strings else _STAND_IN_BYTES)
+        schema.add_field("id", DataType.VARCHAR, max_length=id_bytes, is_primary=True)
         schema.add_field("vector", DataType.FLOAT_VECTOR, dim=dim)
         nullable = {"nullable": True} if self.supports_nullable else {}
         for f in _STRING_FIELDS:
@@ -549,12 +560,89 @@ class Collection:
         return filter
 
     @_translated("counting the rows of {}")
-    def count(self) -> int:
-        """Rows stored. Lite's stats are exact; a server's count only flushed rows, so ask it."""
+    def count(self, filter: Filter | None = None) -> int:
+        """Rows stored, or rows matching `filter` (Milvus's `count(*)`, no rows read).
+        Lite's stats are exact; a server's count only flushed rows, so ask it."""
+        if filter:
+            res = self.client.query(self.name, filter=self._expr(filter), output_fields=["count(*)"], **self._strong())
+            return int(res[0]["count(*)"]) if res else 0
         if self.store.is_lite:
             return int(self.client.get_collection_stats(self.name).get("row_count", 0))
         res = self.client.query(self.name, filter="", output_fields=["count(*)"], consistency_level="Strong")
         return int(res[0]["count(*)"]) if res else 0
+
+    # -- browsing at any size (Milvus caps one query's offset + limit at QUERY_WINDOW) -------
+    @_translated("listing the values of {}")
+    def distinct(self, field: str, filter: Filter | None = None, max_values: int = 1000, batch: int = 1000) -> list[str]:
+        """The distinct non-empty values of a string field, sorted, found by the database:
+        each round asks for rows whose value is none of those seen so far (`field not in
+        [...]`), so there are as many rounds as values, and no round reads more than `batch`
+        one-field rows. Raises StoreError past `max_values` (not a category-like field)."""
+        seen: list[str] = [""]
+        base = filter or Filter()
+        if self.nullable:
+            base = base & Filter.not_null(field)
+        while True:
+            rows = self.client.query(
+                self.name, filter=self._expr(base & Filter.not_in(field, seen)), output_fields=[field], limit=batch, **self._strong()
+            )
+            new = {self._restore({field: r.get(field)})[field] for r in rows} - {None, ""}
+            if not rows:
+                return sorted(v for v in seen if v)
+            if not new:  # values that restore to "" or None (should not happen): stop rather than loop
+                return sorted(v for v in seen if v)
+            seen.extend(sorted(new))
+            if len(seen) - 1 > max_values:
+                raise StoreError(f"{field} in {self.name} has over {max_values} distinct values")
+
+    @_translated("finding the extremes of {}")
+    def lowest(self, field: str, filter: Filter | None = None, highest: bool = False, batch: int = 2048) -> float | None:
+        """The smallest (or largest) value of a number field among rows matching `filter`,
+        found by the database: each round reads at most `batch` one-field rows strictly beyond
+        the best value so far, until none is left. Rows come back in primary-key order, not by
+        value, so a round usually cuts the candidates to ~1/`batch`: 2–3 rounds at 100k rows."""
+        base = (filter or Filter()) & (Filter.not_null(field) if self.nullable else Filter.ge(field, 0.0))
+        best: float | None = None
+        while True:
+            flt = base
+            if best is not None:
+                flt = flt & (Filter.gt(field, best) if highest else Filter.lt(field, best))
+            rows = self.client.query(self.name, filter=self._expr(flt), output_fields=[field], limit=batch, **self._strong())
+            values = [float(r[field]) for r in rows if r.get(field) is not None]
+            if not values:
+                return best
+            best = max(values) if highest else min(values)
+
+    @_translated("paging through {}")
+    def page_after(
+        self, filter: Filter | None = None, after: str | None = None, limit: int = 24, fields: Sequence[str] | None = None
+    ) -> list[dict[str, Any]]:
+        """Up to `limit` rows matching `filter` with ids after `after`, in id order: keyset
+        paging, which reaches rows beyond Milvus's offset + limit window. Milvus (Lite 2.5
+        included, measured) answers a limited query with the lowest primary keys, merged
+        across segments; the rows are sorted again here all the same."""
+        flt = filter or Filter()
+        if after is not None:
+            flt = flt & Filter.gt("id", after)
+        out = list(fields) if fields else ["id", *SCALAR_FIELDS]
+        expr = self._expr(flt) or 'id != ""'
+        rows = self.client.query(self.name, filter=expr, output_fields=out, limit=max(1, min(int(limit), _QUERY_WINDOW)), **self._strong())
+        rows.sort(key=lambda r: r["id"])  # the stored ids (stand-ins and all): the order Milvus compares
+        return [self._restore(dict(r)) for r in rows]
+
+    def id_before(self, position: int, filter: Filter | None = None) -> str | None:
+        """The id just before row `position` (0-based, id order) among rows matching `filter`:
+        the keyset cursor for a page starting there (None for position 0). Walks ids only,
+        a window at a time: 7 one-field queries to reach row 100,000."""
+        cursor: str | None = None
+        left = int(position)
+        while left > 0:
+            rows = self.page_after(filter, cursor, min(left, _QUERY_WINDOW), fields=["id"])
+            if not rows:
+                break
+            cursor = rows[-1]["id"]
+            left -= len(rows)
+        return cursor
 
     @_translated("deleting from {}")
     def delete(self, ids: Sequence[str]) -> None:
@@ -569,8 +657,8 @@ class Collection:
 
         On a server it persists the growing segment. On Milvus Lite it matters for speed:
         unflushed rows sit in a memtable that every query scans by brute force in Python
-        (Lite 3.x measured ~2 s per query at 20k rows unflushed); Lite 2.5 builds its index
-        on sealed segments only.
+        (Lite 3.x measured ~2 s per query at 20k rows unflushed). Lite 2.5's Flush does nothing:
+        it serves every row from one growing segment (see `_index_for`).
         """
         self.client.flush(self.name)
 
@@ -579,6 +667,7 @@ class Collection:
 
 
 _TO_STAND_IN = str.maketrans(STAND_INS)
+_STAND_IN_BYTES = max(len(v.encode("utf-8")) for v in STAND_INS.values())  # 3: each replaces 1 byte
 _FROM_STAND_IN = str.maketrans({v: k for k, v in STAND_INS.items()})
 
 

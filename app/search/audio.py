@@ -90,6 +90,7 @@ def search_audio(
     from indexers.audio import (
         DEFAULT_HOP_S,
         DEFAULT_WINDOW_S,
+        MAX_TAIL_OFFSETS,
         sample_rate_of,
         start_offsets_of,
     )
@@ -102,7 +103,9 @@ def search_audio(
     clips = query_clips(samples, rate, offsets, DEFAULT_WINDOW_S, DEFAULT_HOP_S)
     vecs = enc.embed_queries(clips)
     # offset rows of one window compete for places: fetch enough to fill k distinct windows
-    limit = min(16384, k * (len(offsets) + 1) + 10)
+    # (a short clip's window is stored from its start offsets and from points across it)
+    per_window = len(offsets) + (MAX_TAIL_OFFSETS if len(offsets) > 1 else 0)
+    limit = min(16384, k * per_window + 10)
     rows = coll.search(vecs, k=limit, filter=filter)
     return merge_windows([[Hit.from_row(r, coll.name) for r in rows_] for rows_ in rows], k)
 
@@ -144,12 +147,12 @@ def speech_hits(engine: SearchScope, query: str, k: int, filter: Filter | None =
         return []
     from app.search.docs import search_docs
 
-    only_segments = Filter.eq("kind", SEGMENT_KIND) & (filter or Filter())
+    # the medium is part of the query, so video transcripts never take the top-k's places
+    only_audio = Filter.eq("kind", SEGMENT_KIND) & Filter.meta_eq("media", "audio") & (filter or Filter())
     try:
-        hits = search_docs(engine, query, k=k * 3, filter=only_segments)
+        out = search_docs(engine, query, k=k, filter=only_audio)
     except QueryError:
         return []
-    out = [h for h in hits if (h.meta or {}).get("media") == "audio"][:k]
     for h in out:  # the store keeps float32 times
         h.start_s = None if h.start_s is None else round(float(h.start_s), 3)
         h.end_s = None if h.end_s is None else round(float(h.end_s), 3)

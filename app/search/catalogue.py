@@ -182,6 +182,13 @@ class BrowsePage:
     total: int  # how many items match, over all pages
     looks: list[Hit] = field(default_factory=list)  # with words: items that *look* like them (text→image)
     note: str = ""
+    start: int = 0  # the position of the first hit among all `total`
+
+    def span(self) -> str:
+        """e.g. "items 16,401–16,424 of 100,000" ("no items" when none match)."""
+        if not self.hits:
+            return "no items" if not self.total else f"past the last of {self.total:,} items"
+        return f"items {self.start + 1:,}–{self.start + len(self.hits):,} of {self.total:,}"
 
 
 class Catalogue:
@@ -361,15 +368,26 @@ class Catalogue:
             )
 
     # -- browsing -----------------------------------------------------------------------
+    # Everything here asks the database, at any catalogue size: counts are Milvus `count(*)`,
+    # categories and the price range are found by a few small queries (Collection.distinct,
+    # Collection.lowest), and pages in id order are keyset pages (`id > cursor`), which reach
+    # past Milvus's 16,384-row offset + limit window. Sorting by title or price reads the
+    # matching rows' (id, key) pairs — two fields, not whole rows — and fetches one page.
     def categories(self) -> list[str]:
-        return sorted({r.get("category") for r in self._all_rows() if r.get("category")})
+        """The distinct categories, sorted (Collection.distinct: one query per category)."""
+        return self.collection().distinct("category")
 
     def price_range(self) -> tuple[float, float]:
-        prices = [float(r["price"]) for r in self._all_rows() if r.get("price") is not None]
-        return (min(prices), max(prices)) if prices else (0.0, 0.0)
+        """The lowest and highest price (0, 0 with no prices), found by the database."""
+        coll = self.collection()
+        lo = coll.lowest("price")
+        hi = coll.lowest("price", highest=True)
+        return (lo, hi) if lo is not None and hi is not None else (0.0, 0.0)
 
-    def _all_rows(self, flt: Filter | None = None) -> list[dict[str, Any]]:
-        return self.collection().query(flt or None, limit=QUERY_WINDOW)
+    def count(self, query: PriceQuery | None = None) -> int:
+        """How many items match the filters (Milvus's count(*))."""
+        q = replace((query or PriceQuery()).validated(), cheaper=False, min_saving=0.0)
+        return self.collection().count(q.to_filter() or None)
 
     def browse(
         self,
@@ -382,25 +400,38 @@ class Catalogue:
     ) -> BrowsePage:
         """A page of items matching the filters; with `text`, only items whose id, title,
         category or extra fields contain every word. `looks` then holds up to `looks_k` other
-        items that *look* like the words (text→image search, same filters)."""
+        items that *look* like the words (text→image search, same filters).
+
+        `sort="id"` pages straight from the database (keyset paging, any size); "title",
+        "price" and "-price" read the matching items' sort keys, then fetch one page."""
+        if sort not in SORTS:
+            raise QueryError(f"unknown sort {sort!r}; choose {', '.join(SORTS)}")
+        if page_size < 1:
+            raise QueryError("the page size must be at least 1")
         q = replace((query or PriceQuery()).validated(), cheaper=False, min_saving=0.0)
         coll = self.collection()
         flt = q.to_filter()
         words = [w for w in (text or "").lower().split() if w][:MAX_TERMS]
-        hits = [Hit.from_row(r, coll.name) for r in self._all_rows(flt or None)]
-        page_out = BrowsePage([], 0)
-        if words:
-            hits = [h for h in hits if all(w in _haystack(h) for w in words)]
-            if looks_k > 0:
-                try:
-                    seen = {h.id for h in hits}
-                    looks = self._text_search(" ".join(words), flt, len(hits) + looks_k)
-                    page_out.looks = [h for h in looks if h.id not in seen][:looks_k]
-                except QueryError as exc:
-                    page_out.note = str(exc)
-        hits = _sort(hits, sort)
-        start = max(0, page) * page_size
-        page_out.hits, page_out.total = hits[start : start + page_size], len(hits)
+        start = max(0, int(page)) * page_size
+        page_out = BrowsePage([], 0, start=start)
+        if not words and sort == "id":
+            page_out.total = coll.count(flt or None)
+            if start < page_out.total:
+                cursor = coll.id_before(start, flt or None)
+                page_out.hits = [Hit.from_row(r, coll.name) for r in coll.page_after(flt or None, cursor, page_size)]
+            return page_out
+        keys = _sort_keys(coll, flt, sort, words)
+        page_out.total = len(keys)
+        ids = [key[-1] for key in sorted(keys)[start : start + page_size]]
+        rows = {r["id"]: r for r in coll.get(ids)} if ids else {}
+        page_out.hits = [Hit.from_row(rows[i], coll.name) for i in ids if i in rows]
+        if words and looks_k > 0:
+            try:
+                seen = {key[-1] for key in keys}
+                looks = self._text_search(" ".join(words), flt, len(seen) + looks_k)
+                page_out.looks = [h for h in looks if h.id not in seen][:looks_k]
+            except QueryError as exc:
+                page_out.note = str(exc)
         return page_out
 
     def looks_threshold(self) -> float | None:
@@ -474,14 +505,28 @@ def natural_key(text: str) -> tuple[tuple[int, int, str], ...]:
     return tuple((0, int(part), "") if part.isdigit() else (1, 0, part) for part in re.split(r"(\d+)", text.casefold()) if part)
 
 
-def _sort(hits: list[Hit], sort: str) -> list[Hit]:
+SORTS = ("title", "price", "-price", "id")
+_SCAN_FIELDS = {"title": ("id", "title"), "price": ("id", "price"), "-price": ("id", "price"), "id": ("id",)}
+
+
+def _sort_keys(coll: Collection, flt: Filter, sort: str, words: list[str]) -> list[tuple[Any, ...]]:
+    """(sort key…, id) of every item matching the filter (and every word), read from the
+    database two or three fields at a time — never whole rows."""
     inf = float("inf")
-    keys = {
-        "title": lambda h: (natural_key(h.title or h.id), h.id),
-        "price": lambda h: (h.price if h.price is not None else inf, h.id),
-        "-price": lambda h: (-(h.price if h.price is not None else -inf), h.id),
-        "score": lambda h: (-h.score, h.id),
-    }
-    if sort not in keys:
-        raise QueryError(f"unknown sort {sort!r}; choose {', '.join(keys)}")
-    return sorted(hits, key=keys[sort])
+    fields = _SCAN_FIELDS[sort] + (("title", "category", "meta") if words else ())
+    out: list[tuple[Any, ...]] = []
+    for row in coll.scan(flt or None, fields=tuple(dict.fromkeys(fields)), batch_size=4096):
+        if words:
+            hay = _haystack(Hit.from_row(row, coll.name))
+            if not all(w in hay for w in words):
+                continue
+        rid, price = row["id"], row.get("price")
+        if sort == "title":
+            out.append((natural_key(row.get("title") or rid), rid))
+        elif sort == "price":
+            out.append((price if price is not None else inf, rid))
+        elif sort == "-price":
+            out.append((-(price if price is not None else -inf), rid))
+        else:
+            out.append((rid,))
+    return out

@@ -62,8 +62,12 @@ def frame_evidence(engine: SearchScope, query: str, limit: int, filter: Filter |
     ]
 
 
-def speech_evidence(engine: SearchScope, query: str, limit: int, sources: list[str] | None = None) -> list[Evidence]:
-    """Transcript segments of videos; a line holding every query word gets a bonus."""
+def speech_evidence(
+    engine: SearchScope, query: str, limit: int, sources: list[str] | None = None, filter: Filter | None = None
+) -> list[Evidence]:
+    """Transcript segments of videos matching the caller's `filter`; a line holding every
+    query word gets a bonus. The medium (`meta["media"] == "video"`, set when a video's speech
+    is indexed) is part of the query, so audio transcripts never take the top `limit`'s places."""
     from indexers.docs import DOC_KIND, SEGMENT_KIND
     from indexers.video import VIDEO_EXTENSIONS
 
@@ -71,7 +75,7 @@ def speech_evidence(engine: SearchScope, query: str, limit: int, sources: list[s
     coll = engine.store.find(DOC_KIND, enc.spec.id)
     if coll is None or coll.count() == 0:
         return []
-    flt = Filter.eq("kind", SEGMENT_KIND)
+    flt = Filter.eq("kind", SEGMENT_KIND) & Filter.meta_eq("media", "video") & (filter or Filter())
     if sources:
         flt = flt & Filter.is_in("source", list(sources))
     vec = cached_query_vector(enc, query)
@@ -79,7 +83,7 @@ def speech_evidence(engine: SearchScope, query: str, limit: int, sources: list[s
     qwords = _words(query)
     out = []
     for h in hits:
-        if (h.meta or {}).get("media") not in (None, "video") or Path(h.source or "").suffix.lower() not in VIDEO_EXTENSIONS:
+        if Path(h.source or "").suffix.lower() not in VIDEO_EXTENSIONS:
             continue
         score = h.score + (PHRASE_BONUS if qwords and qwords <= _words(h.text or "") else 0.0)
         out.append(Evidence(h.source or "", float(h.start_s or 0.0), float(h.end_s or h.start_s or 0.0), score, "speech", h.text, None, h.title, dict(h.meta)))
@@ -143,7 +147,7 @@ def search_text_video(engine: SearchScope, query: str, k: int = 10, filter: Filt
     """Words → moments of indexed videos (frames and speech on one timeline), best first."""
     limit = min(16384, k * 10 + 20)
     frames = frame_evidence(engine, query, limit, filter)
-    speech = speech_evidence(engine, query, limit)
+    speech = speech_evidence(engine, query, limit, filter=filter)
     if not frames and not speech and (engine.store.find("video", engine.profile.text_to_image) is None):
         raise nothing_indexed("video", engine.profile.text_to_image, engine.profile.name)
     moments = fuse_moments(_strong(frames) + _strong(speech), k, gap_s)

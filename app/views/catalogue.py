@@ -28,6 +28,8 @@ from app.views.common import (
 )
 
 PAGE_SIZE = 20
+SORT_FIRST_UP_TO = 16_384  # items; beyond, catalogue order is the default sort
+SORT_NAMES = {"title": "title", "price": "price, low to high", "-price": "price, high to low", "id": "catalogue order (id)"}
 COLUMNS = 5
 RAIL_K = 5
 
@@ -276,9 +278,10 @@ def detail(item_id: str) -> None:
 
 # -- grid view ----------------------------------------------------------------------------
 @st.cache_data(ttl=30, show_spinner=False)
-def _facets(_cat: Catalogue, uri: str, profile_name: str) -> tuple[list[str], float, float]:
+def _facets(_cat: Catalogue, uri: str, profile_name: str) -> tuple[list[str], float, float, int]:
+    """Categories, price range and item count, each found by database queries (any size)."""
     lo, hi = _cat.price_range()
-    return _cat.categories(), lo, hi
+    return _cat.categories(), lo, hi, _cat.count()
 
 
 def photo_search() -> None:
@@ -311,7 +314,7 @@ def photo_search() -> None:
 
 
 def browse() -> None:
-    categories, lo, hi = _facets(cat, store.uri, profile.name)
+    categories, lo, hi, size = _facets(cat, store.uri, profile.name)
     with st.sidebar:
         st.caption(f"Profile **{profile.name}**: {plain(ui_state.profile_reason())}")
         st.header("Filters")
@@ -320,8 +323,10 @@ def browse() -> None:
         top = math.ceil(hi) if hi > lo else math.ceil(lo) + 1
         bottom = math.floor(lo)
         price_range = st.slider("Price", float(bottom), float(top), (float(bottom), float(top)), 1.0, key="cat-price")
-        sort = st.selectbox("Sort by", ["title", "price", "-price"], key="cat-sort",
-                            format_func={"title": "title", "price": "price, low to high", "-price": "price, high to low"}.get)
+        # Past one Milvus query window, catalogue order (keyset pages straight from the
+        # database) comes first; the other orders read every match's sort key per page.
+        sorts = ["title", "price", "-price", "id"] if size <= SORT_FIRST_UP_TO else ["id", "title", "price", "-price"]
+        sort = st.selectbox("Sort by", sorts, key="cat-sort", format_func=SORT_NAMES.get)
     photo_search()
     q = PriceQuery(
         categories=tuple(chosen),
@@ -339,7 +344,7 @@ def browse() -> None:
         show_error(exc)
         return
     pages = max(1, math.ceil(result.total / PAGE_SIZE))
-    st.caption(f"{result.total} item{'' if result.total == 1 else 's'} · page {page_no + 1} of {pages}")
+    st.caption(f"{result.total:,} item{'' if result.total == 1 else 's'} · page {page_no + 1:,} of {pages:,} · {result.span()}")
     if result.note:
         st.caption(plain(result.note))
     if not result.hits:

@@ -130,7 +130,7 @@ def test_short_clips_are_also_embedded_at_start_offsets(sounds, store):
     index_audio([sounds / "short.wav", sounds / "long.flac"], store, [enc], progress=False)
     rows = _rows(store.find("audio", "fake:16"))
     short = sorted(r["meta"]["offset_s"] for r in rows if r["title"] == "short")
-    assert short == [0.0, 0.1, 0.2]
+    assert short == [0.0, 0.1, 0.2, 0.45, 0.7, 0.95, 1.2]  # start offsets, then every 0.25 s across (tails)
     assert {(r["start_s"], r["meta"]["window"]) for r in rows if r["title"] == "short"} == {(0.0, 0)}
     long_offsets = [(r["meta"]["window"], r["meta"]["offset_s"]) for r in rows if r["title"] == "long"]
     assert sorted(long_offsets) == [(0, 0.0), (1, 0.0), (2, 0.0), (3, 0.0)]  # longer than a window: no offsets
