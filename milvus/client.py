@@ -157,11 +157,13 @@ def _quick_lite_start() -> None:
     milvus-lite 2.5.1's `Server.start` spawns its server process, then always sleeps 0.5 s (to see
     whether it dies at once) before pymilvus connects; the process listens on its socket after
     ~0.1 s. This start does the same (takes the file lock, spawns the same command with the same
-    environment, fails the same way when the process dies within 0.5 s), but polls the socket and
-    returns once it exists. Applied to that version only; any other keeps its own start."""
+    environment, fails the same way when the process dies first), but polls the socket and
+    returns once it exists, waiting up to 60 s on a loaded machine. Applied to that version only; any other keeps its own start."""
     try:
-        import milvus_lite
-        from milvus_lite import server
+        with warnings.catch_warnings():  # milvus-lite 2.5 imports the deprecated pkg_resources
+            warnings.filterwarnings("ignore", message="pkg_resources is deprecated")
+            import milvus_lite
+            from milvus_lite import server
     except ImportError:
         return
     cls = server.Server
@@ -183,7 +185,9 @@ def _quick_lite_start() -> None:
                "DYLD_LIBRARY_PATH": str(self._bin_path) + ":" + os.environ.get("LD_LIBRARY_PATH", "")}
         env.update({k: v for k, v in os.environ.items() if k not in ("LD_LIBRARY_PATH", "DYLD_LIBRARY_PATH")})
         self._p = subprocess.Popen(args=self.args, env=env, cwd=str(self._work_dir))
-        deadline = time.monotonic() + 0.5
+        # A loaded machine may take seconds to get the socket up: wait while the process lives
+        # (the original waits 0.5 s, then lets pymilvus fail to connect if it is not up yet).
+        deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self._p.poll() is not None:
                 server.logger.error("Start milvus-lite failed")

@@ -9,8 +9,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import Any
 
-from app.cli.common import CliError, context, err, finish_report, index_through_server, open_store, out
+from app.cli.common import CliError, context, err, finish_report, index_through_server, open_store, out, server
 
 
 def register(sub, index_sub, common: argparse.ArgumentParser) -> None:
@@ -98,12 +99,50 @@ def cmd_index_docs(args: argparse.Namespace) -> int:
     return finish_report(report, args.json)
 
 
+def _ask_through_server(client: Any, args: argparse.Namespace) -> int:
+    """`ask` while `mmsearch serve` holds the database: the server retrieves and answers, streamed."""
+    from app.answer.ask import score_label
+
+    for flag in ("rerank", "llm_url", "encoder", "dim"):
+        if getattr(args, flag, None):
+            raise CliError(f"--{flag.replace('_', '-')} is not available through the running server at {client.info.url}; "
+                           "drop it (the server uses its own settings), or stop the server")
+    body = {"question": args.question, "k": args.k, "mode": args.mode, "llm": args.llm, "model": args.llm_model}
+    answer: dict[str, Any] = {}
+    for line in client.stream("POST", "/ask", body):
+        if line["type"] == "text" and not args.json:
+            sys.stdout.write(line["text"])
+            sys.stdout.flush()
+        elif line["type"] == "answer":
+            answer = line
+        elif line["type"] == "error":
+            raise CliError(line["detail"])
+    if args.json:
+        out(json.dumps({k: v for k, v in answer.items() if k != "type"}, ensure_ascii=False))
+    else:
+        out("\n")
+        if answer.get("citations"):
+            out("Sources:")
+        for n, c in enumerate(answer.get("citations", []), 1):
+            at = f" at {c['start_s']:.1f}s" if c.get("start_s") is not None else ""
+            out(f"  [{n}] {c['source']}{at}  ({score_label(c.get('relevance'), c['score'])})")
+    if answer.get("weak_match"):
+        err(f"mmsearch: {answer['weak_match']}")
+    if answer.get("note"):
+        err(f"mmsearch: {answer['note']}")
+    err(f"mmsearch: answered by {answer.get('generator')}")
+    return 0
+
+
 def cmd_ask(args: argparse.Namespace) -> int:
     from app.answer.ask import ask_stream, hit_label, score_label
     from app.search.docs import Retriever
     from app.search.queries import clean_text_query
 
     clean_text_query(args.question)  # an empty question fails before models and the database are touched
+    client = server(args)
+    if client is not None:
+        return _ask_through_server(client, args)
     store = open_store(args)
     retriever = Retriever(
         store, _encoder_id(args, store), device=args.device, mode=args.mode, rerank=args.rerank, bm25=args.bm25,

@@ -154,6 +154,8 @@ def create_api(get_context: Callable[[], Context], get_jobs: Callable[[], JobRun
         question: str
         k: int = Field(5, ge=1, le=50)
         mode: str = Field("hybrid", description="hybrid, dense or bm25")
+        llm: str | None = Field(None, description="auto (default), extractive, ollama[:MODEL] or openai:MODEL, at the server's configured URL")
+        model: str | None = Field(None, description="the language model's name, if not given in `llm`")
 
     @api.post("/ask", summary="Ask the indexed documents and transcripts (streamed as JSON lines)")
     def ask(body: Question) -> StreamingResponse:
@@ -162,7 +164,9 @@ def create_api(get_context: Callable[[], Context], get_jobs: Callable[[], JobRun
 
         clean_text_query(body.question)
         ctx = get_context()
-        stream = ask_stream(body.question, ctx.engine.retriever(mode=body.mode), k=body.k, settings=ctx.settings)
+        if body.mode not in ("hybrid", "dense", "bm25"):
+            raise QueryError("mode must be hybrid, dense or bm25")
+        stream = ask_stream(body.question, ctx.engine.retriever(mode=body.mode), k=body.k, llm=body.llm, model=body.model, settings=ctx.settings)
 
         def lines() -> Iterator[bytes]:
             yield json.dumps({"type": "citations", "citations": [h.to_json() for h in stream.hits]}).encode() + b"\n"

@@ -271,6 +271,14 @@ def test_documents_then_a_streamed_answer_with_citations(server):
     assert final["citations"] and final["citations"][0]["source"].endswith("licence.txt")
     assert "patent" in final["answer"].lower()
     assert server.request("POST", "/api/ask", {"question": "   "})[0] == 400
+    # `mmsearch ask` alongside: answered by the server, cited the same way
+    result = cli("ask", "What does it say about patents?", "--db", server.db, "--json", "--llm", "extractive", "-k", "2")
+    assert result.returncode == 0, result.stderr
+    assert "through the server" in result.stderr and "answered by extractive" in result.stderr
+    answer = json.loads(result.stdout)
+    assert answer["citations"][0]["source"].endswith("licence.txt") and "patent" in answer["answer"].lower()
+    refused = cli("ask", "What does it say about patents?", "--db", server.db, "--rerank", "some/model")
+    assert refused.returncode == 1 and "--rerank is not available through the running server" in refused.stderr
 
 
 def test_models_use_alongside_switches_on_the_server(server, sample_photos: Path):
