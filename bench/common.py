@@ -52,8 +52,9 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> s
     return "\n".join(lines)
 
 
-def write_result(name: str, title: str, params: str, table: str, notes: str = "", pkgs: Sequence[str] = ()) -> Path:
-    """Print the table and save it as bench/results/NAME.md with machine, date and versions."""
+def write_result(name: str, title: str, params: str, table: str, notes: str = "", pkgs: Sequence[str] = (), quiet: bool = False) -> Path:
+    """Print the table (unless `quiet`: a partial result) and save it as bench/results/NAME.md
+    with machine, date and versions."""
     RESULTS.mkdir(parents=True, exist_ok=True)
     text = (
         f"# {title}\n\n"
@@ -65,7 +66,8 @@ def write_result(name: str, title: str, params: str, table: str, notes: str = ""
     )
     path = RESULTS / f"{name}.md"
     path.write_text(text)
-    print(text)  # a benchmark's table is its output
+    if not quiet:
+        print(text)  # a benchmark's table is its output
     return path
 
 

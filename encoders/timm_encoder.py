@@ -125,7 +125,9 @@ class TimmEfficientNetEncoder(Encoder):
         return out
 
     def _input_tensor(self, image: Any) -> Any:
-        return self._transform(image.convert("RGB"))
+        from encoders.base import pil_model_input  # numpy ToTensor + Normalize: no torch threads on a worker
+
+        return pil_model_input(self._transform, image.convert("RGB"))
 
     def _embed_documents_batch(self, items: list[Any]) -> np.ndarray:
         return self.forward(items)[0]

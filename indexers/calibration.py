@@ -23,6 +23,7 @@ import json
 import logging
 import os
 import threading
+import weakref
 from pathlib import Path
 
 import numpy as np
@@ -139,7 +140,7 @@ def calibrate_from_distribution(collection, encoder, sample: int = 400, seed: in
             if pairs.size >= 10:
                 out.update(dict.fromkeys(own_kinds, float(np.percentile(pairs, 99))))
     if "text" in encoder.spec.query_kinds and collection.count() >= 5:  # the best score over the whole collection
-        hits = collection.search(encoder.embed_queries(list(NULL_QUERIES)), k=1)
+        hits = collection.search(null_query_vectors(encoder), k=1)
         best = [h[0]["score"] for h in hits if h]
         if best:
             out["text"] = float(np.percentile(best, 95))
@@ -147,6 +148,22 @@ def calibrate_from_distribution(collection, encoder, sample: int = 400, seed: in
         save_for_collection(collection.store.uri, collection.name, query_kind, thr)
         log.info("calibrated %s (%s queries): good match ≥ %.3f", collection.name, query_kind, thr)
     return out
+
+
+def null_query_vectors(encoder) -> np.ndarray:
+    """The meaningless queries embedded by `encoder`, once per loaded model in a process: with
+    CLIP's text tower they cost ~0.35 s on 2 cores, a tenth of indexing 96 photos."""
+    origin = getattr(encoder, "_origin", None) or encoder
+    with _lock:
+        vecs = _NULL_VECTORS.get(origin)
+    if vecs is None:
+        vecs = encoder.embed_queries(list(NULL_QUERIES))
+        with _lock:
+            _NULL_VECTORS[origin] = vecs
+    return vecs
+
+
+_NULL_VECTORS: "weakref.WeakKeyDictionary[object, np.ndarray]" = weakref.WeakKeyDictionary()
 
 
 def _cross_file_similarities(vecs: np.ndarray, sources: list[str | None]) -> np.ndarray:

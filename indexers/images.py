@@ -19,18 +19,14 @@ from indexers.image_io import (
     open_image,
     save_thumbnail,
 )
-from indexers.model_inputs import (
-    inputs_for,
-    model_threads_beside,
-    pipeline_batch,
-    prepare_inputs,
-)
+from indexers.model_inputs import ThreadPlan, inputs_for, pipeline_batch, prepare_inputs
 from indexers.progress import Progress, progress_bar
 from indexers.report import IndexReport, is_out_of_room
 from indexers.thumbs import thumb_path
 from milvus import Collection, VectorStore
 
 log = logging.getLogger(__name__)
+FIRST_STEP = 8  # photos in the first pipeline step (its decoding cannot overlap a forward pass)
 
 
 @dataclass
@@ -89,7 +85,8 @@ def index_images(
     """Index every image under `paths` with each encoder; skip what is already stored.
 
     Files are hashed first (cheap) so a re-run only decodes and embeds new content;
-    the next batch decodes on worker threads while the model embeds the current one.
+    the next batch decodes on worker threads while the model embeds the current one, and
+    torch's threads beside them follow the measured costs (`ThreadPlan`).
     """
 
     t0 = time.perf_counter()
@@ -111,16 +108,20 @@ def index_images(
     report.unchanged = len(digests) - len(todo)
 
     # 2. decode the next batch while embedding this one
-    batches = [todo[i : i + batch_size] for i in range(0, len(todo), batch_size)]
+    # a small first step: nothing overlaps its decoding, so the model waits for all of it
+    first = min(batch_size, FIRST_STEP)
+    batches = [todo[:first]] + [todo[i : i + batch_size] for i in range(first, len(todo), batch_size)] if todo else []
     bar = progress_bar(progress, len(todo), "img", "indexing images")
-    with ThreadPoolExecutor(workers) as pool, model_threads_beside(workers, encoders):
+    with ThreadPoolExecutor(workers) as pool, ThreadPlan(workers, encoders) as plan:
 
         def submit(batch: list[Path]) -> list[Future]:
-            return [pool.submit(_safe_decode, p, digests[p], store.uri, encoders) for p in batch]
+            return [pool.submit(plan.timed, _safe_decode, p, digests[p], store.uri, encoders) for p in batch]
 
         pending = submit(batches[0]) if batches else []
         for i, batch in enumerate(batches):
+            t_wait = time.perf_counter()
             results = [f.result() for f in pending]
+            t_ready = time.perf_counter()
             pending = submit(batches[i + 1]) if i + 1 < len(batches) else []
             good: list[DecodedImage] = []
             for p, res in zip(batch, results):
@@ -128,8 +129,10 @@ def index_images(
                     report.skip(str(p), res)
                 else:
                     good.append(res)
+            forward_s = _embed_and_store(good, collections, store.uri) if good else 0.0
+            # the first batch's decoding overlapped nothing: its step starts when it is ready
+            plan.record(len(good), time.perf_counter() - (t_ready if i == 0 else t_wait), forward_s)
             if good:
-                _embed_and_store(good, collections, store.uri)
                 report.indexed += len(good)
                 failpoints.reached(failpoints.BATCH_STORED)
             bar.update(len(batch))
@@ -142,15 +145,20 @@ def index_images(
     return report
 
 
-def _embed_and_store(batch: list[DecodedImage], collections: list[tuple[Encoder, Collection]], store_uri: str) -> None:
+def _embed_and_store(batch: list[DecodedImage], collections: list[tuple[Encoder, Collection]], store_uri: str) -> float:
+    """Embed and upsert one batch into every collection; return the seconds the models took."""
     images = [d.image for d in batch]
     prepared = [d.inputs for d in batch]
+    model_s = 0.0
     for enc, coll in collections:
         inputs = inputs_for(enc, images, prepared)
+        t0 = time.perf_counter()
         vecs = enc.embed_documents(inputs)
         extras = label_extras(enc, inputs)
+        model_s += time.perf_counter() - t0
         rows = [image_row(d, v, store_uri, extra) for d, v, extra in zip(batch, vecs, extras)]
         coll.upsert(rows)
+    return model_s
 
 
 def label_extras(enc: Encoder, images: list[Any]) -> list[dict[str, Any]]:

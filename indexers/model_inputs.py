@@ -7,11 +7,17 @@ pass instead of adding to it (`python -m bench.index_images`).
 
 from __future__ import annotations
 
+import logging
 import os
+import threading
+import time
 from contextlib import contextmanager
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence, TypeVar
 
 from encoders.base import Encoder
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # Items decoded and embedded per pipeline step. Encoders split a step into their own batch
 # size (EfficientNet-Lite0 runs fastest 2 at a time on a CPU); a larger step keeps the
@@ -61,3 +67,118 @@ def model_threads_beside(workers: int, encoders: Sequence[Encoder]) -> Iterator[
         yield
     finally:
         torch.set_num_threads(before)
+
+
+def available_cores() -> int:
+    """CPU cores this process may run on (its affinity mask where the OS has one)."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+class ThreadPlan:
+    """torch's intra-op threads beside the decode workers, chosen from measured costs.
+
+    Two candidates on a CPU: all cores (`full`), where decoding the next batch interrupts the
+    model's threads for about its own CPU time, or all but one (`beside`), where decoding
+    overlaps the model completely but the model has one thread fewer. Which wins depends on
+    the model: CLIP ViT-B-32 forwards a photo in ~38 ms on 2 cores (~66 ms on one) against
+    ~10 ms of decoding, so it wants every core; EfficientNet-Lite0's ~12 ms forward is
+    comparable to its decoding, so one core for each can win. The plan measures the decode
+    workers' CPU time per item and each step's time per item, starts on every core, tries
+    `beside` once when decoding costs at least `PROBE_RATIO` of a forward pass, then keeps
+    the faster, trying the other again every `REPROBE_EVERY` steps (the load on a shared
+    machine changes). Use it as a context manager; it restores torch's threads on exit.
+    """
+
+    PROBE_RATIO = 0.5  # decode ÷ forward time per item above which `beside` is worth a try
+    REPROBE_EVERY = 8
+
+    def __init__(self, workers: int, encoders: Sequence[Encoder], cores: int | None = None) -> None:
+        self.active = any(enc.device == "cpu" and enc.prepare_key for enc in encoders)
+        self.cores = cores or available_cores()
+        self.full = self.cores
+        self.beside = max(1, self.cores - min(workers, 1))
+        self.threads = self.full
+        self._lock = threading.Lock()
+        self._decode_s = 0.0
+        self._decoded = 0
+        self._step_s: dict[int, float] = {}  # threads → seconds per item of a whole step (EMA)
+        self._forward_s: dict[int, float] = {}  # threads → seconds per item of the model's forward (EMA)
+        self._since_probe = 0
+        self._before: int | None = None
+
+    def __enter__(self) -> ThreadPlan:
+        if self.active:
+            import torch
+
+            self._before = torch.get_num_threads()
+            self._set(self.full)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._before is not None:
+            import torch
+
+            torch.set_num_threads(self._before)
+
+    def _set(self, threads: int) -> None:
+        import torch
+
+        self.threads = threads
+        if torch.get_num_threads() != threads:
+            torch.set_num_threads(threads)
+
+    def timed(self, fn: Callable[..., T], *args: Any) -> T:
+        """`fn(*args)` on a decode worker, its CPU time counted as decoding."""
+        t0 = time.thread_time()
+        try:
+            return fn(*args)
+        finally:
+            self.add_decode(time.thread_time() - t0)
+
+    def add_decode(self, cpu_s: float, items: int = 1) -> None:
+        """Count `cpu_s` CPU seconds of decoding and preparing `items` items."""
+        with self._lock:
+            self._decode_s += cpu_s
+            self._decoded += items
+
+    @property
+    def decode_per_item(self) -> float | None:
+        """Mean CPU seconds a worker spent decoding and preparing one item; None before any."""
+        with self._lock:
+            return self._decode_s / self._decoded if self._decoded else None
+
+    def record(self, items: int, step_s: float, forward_s: float) -> None:
+        """One pipeline step of `items`: its wall time (waiting for decoding included) and the
+        model's part of it; then choose the threads for the next step."""
+        if not self.active or items <= 0:
+            return
+        for table, value in ((self._step_s, step_s / items), (self._forward_s, forward_s / items)):
+            old = table.get(self.threads)
+            table[self.threads] = value if old is None else 0.5 * (old + value)
+        self._since_probe += 1
+        self._choose()
+
+    def _choose(self) -> None:
+        if self.full == self.beside:
+            return
+        other = self.beside if self.threads == self.full else self.full
+        if other not in self._step_s:
+            decode, forward = self.decode_per_item, self._forward_s.get(self.full)
+            if self.threads == self.full and decode is not None and forward and decode < self.PROBE_RATIO * forward:
+                return  # the model dominates: every core to it
+            nxt = other
+        elif self._since_probe >= self.REPROBE_EVERY:
+            nxt = other
+        else:
+            nxt = min(self._step_s, key=self._step_s.__getitem__)
+        if nxt != self.threads:
+            self._since_probe = 0
+            log.debug(
+                "torch threads %d → %d (decode %.1f ms/item; step ms/item by threads: %s)",
+                self.threads, nxt, 1000 * (self.decode_per_item or 0),
+                {k: round(1000 * v, 1) for k, v in self._step_s.items()},
+            )
+            self._set(nxt)
