@@ -140,7 +140,13 @@ def calibrate_from_distribution(collection, encoder, sample: int = 400, seed: in
             if pairs.size >= 10:
                 out.update(dict.fromkeys(own_kinds, float(np.percentile(pairs, 99))))
     if "text" in encoder.spec.query_kinds and collection.count() >= 5:  # the best score over the whole collection
-        hits = collection.search(null_query_vectors(encoder), k=1)
+        from encoders.base import EncoderError
+
+        try:
+            hits = collection.search(null_query_vectors(encoder), k=1)
+        except EncoderError as exc:  # e.g. a text tower whose tokenizer is missing: the rows are stored all the same
+            log.warning("%s: no good-match threshold for words (%s)", collection.name, exc)
+            hits = []
         best = [h[0]["score"] for h in hits if h]
         if best:
             out["text"] = float(np.percentile(best, 95))
