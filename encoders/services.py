@@ -83,7 +83,8 @@ class ServiceUnreachableError(EncoderError):
 
 
 def why_unreachable(exc: BaseException) -> str:
-    """Why a server could not be reached, in words a user can act on (no "[Errno 111]")."""
+    """Why a server could not be reached, in words a user can act on (no "[Errno 111]"); the
+    language-model clients (app/answer/generators.py) say it the same way."""
     reason = getattr(exc, "reason", exc)
     if isinstance(reason, BaseException):
         exc = reason
@@ -95,6 +96,8 @@ def why_unreachable(exc: BaseException) -> str:
         return "that host name is unknown"
     if isinstance(exc, (ConnectionResetError, ConnectionAbortedError, BrokenPipeError)):
         return "the connection was dropped"
+    if isinstance(exc, ValueError):
+        return "it did not answer as expected"
     return "the connection failed"
 
 

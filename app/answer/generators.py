@@ -24,6 +24,7 @@ from typing import Any, Callable, Iterator, Protocol, Sequence
 import numpy as np
 
 from app.search.bm25 import terms
+from encoders.services import why_unreachable
 from app.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -79,26 +80,6 @@ def _post(url: str, payload: dict[str, Any], timeout: float, headers: dict[str, 
         raise GeneratorError(f"cannot reach {url}: {why_unreachable(exc)}") from None
     except (TimeoutError, OSError) as exc:
         raise GeneratorError(f"cannot reach {url}: {why_unreachable(exc)}") from None
-
-
-def why_unreachable(exc: BaseException) -> str:
-    """Why a server could not be reached, as words a user can act on (no "[Errno 111]")."""
-    import socket
-
-    reason = getattr(exc, "reason", exc)
-    if isinstance(reason, BaseException):
-        exc = reason
-    if isinstance(exc, ConnectionRefusedError):
-        return "nothing is listening there; is it running?"
-    if isinstance(exc, (TimeoutError, socket.timeout)):
-        return "it did not answer in time"
-    if isinstance(exc, socket.gaierror):
-        return "that host name is unknown"
-    if isinstance(exc, (ConnectionResetError, ConnectionAbortedError)):
-        return "the connection was dropped"
-    if isinstance(exc, ValueError):
-        return "it did not answer as expected"
-    return "the network refused the connection"
 
 
 def _error_detail(exc: urllib.error.HTTPError) -> str:
