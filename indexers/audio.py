@@ -29,7 +29,7 @@ from indexers.audio_io import (
     is_silent,
     plan_windows,
 )
-from indexers.calibration import calibrate_from_distribution
+from indexers.calibration import finish_collections
 from indexers.defaults import DEFAULT_HOP_S, DEFAULT_WINDOW_S
 from indexers.files import digest_files, discover, item_id
 from indexers.progress import Progress, progress_bar
@@ -226,10 +226,7 @@ def index_audio(
                 bar.update(len(group))
                 group, group_s = [], 0.0
     bar.close()
-    for enc, c in collections:
-        c.flush()
-        if report.indexed:
-            calibrate_from_distribution(c, enc)
+    finish_collections(collections, bool(report.indexed))
     report.seconds = time.perf_counter() - t0
     log.info("indexed %.1f s of audio in %.1f s", seconds, report.seconds)
     return report

@@ -122,6 +122,15 @@ def describe_thresholds(encoder_id: str, item_kind: str, store_uri: str) -> str:
     return " · ".join(parts)
 
 
+def finish_collections(collections, changed: bool) -> None:
+    """The end of an index run: flush each (encoder, collection) so its rows are searchable, and
+    re-calibrate its good-match thresholds when the run `changed` anything."""
+    for encoder, collection in collections:
+        collection.flush()
+        if changed:
+            calibrate_from_distribution(collection, encoder)
+
+
 def calibrate_from_distribution(collection, encoder, sample: int = 400, seed: int = 0) -> dict[str, float]:
     """Thresholds from the stored vectors' own score distribution (see the module docstring)."""
     if encoder.spec.id.startswith("fake"):

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from encoders.base import Encoder
-from indexers.calibration import calibrate_from_distribution
+from indexers.calibration import finish_collections
 from indexers.chunking import (
     Chunk,
     Section,
@@ -391,9 +391,7 @@ def index_docs(
         else:
             report.unchanged += 1
         log.info("%s: %d chunks (%d new), %d stale removed", src, len(chunks), written, removed)
-    coll.flush()
-    if report.chunks:
-        calibrate_from_distribution(coll, encoder)
+    finish_collections([(encoder, coll)], bool(report.chunks))
     report.seconds = time.perf_counter() - t0
     return report
 
@@ -460,8 +458,6 @@ def index_segments(
     ]
     report.indexed, _ = _replace(coll, source, rows, ids)
     report.unchanged = len(ids) - report.indexed
-    coll.flush()
-    if report.indexed:
-        calibrate_from_distribution(coll, encoder)
+    finish_collections([(encoder, coll)], bool(report.indexed))
     report.seconds = time.perf_counter() - t0
     return report

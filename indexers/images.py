@@ -11,7 +11,7 @@ from typing import Any, Sequence
 
 from encoders.base import Encoder
 from indexers import failpoints
-from indexers.calibration import calibrate_from_distribution
+from indexers.calibration import finish_collections
 from indexers.files import digest_files, discover, item_id
 from indexers.image_io import (
     IMAGE_EXTENSIONS,
@@ -137,10 +137,7 @@ def index_images(
                 failpoints.reached(failpoints.BATCH_STORED)
             bar.update(len(batch))
     bar.close()
-    for enc, c in collections:
-        c.flush()
-        if report.indexed:
-            calibrate_from_distribution(c, enc)
+    finish_collections(collections, bool(report.indexed))
     report.seconds = time.perf_counter() - t0
     return report
 

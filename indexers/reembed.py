@@ -22,6 +22,7 @@ from typing import Any
 from encoders.base import Encoder
 from indexers import failpoints
 from indexers.progress import Progress, progress_bar
+from indexers.calibration import finish_collections
 from indexers.report import IndexReport
 from milvus import Collection, VectorStore
 from milvus.store import CollectionInfo
@@ -102,12 +103,7 @@ def _copy_rows(old: Collection, store: VectorStore, encoders: Sequence[Encoder],
             failpoints.reached(failpoints.BATCH_STORED)
         bar.update(len(batch))
     bar.close()
-    for enc, coll in targets:
-        coll.flush()
-        if report.indexed:
-            from indexers.calibration import calibrate_from_distribution
-
-            calibrate_from_distribution(coll, enc)
+    finish_collections(targets, bool(report.indexed))
     report.seconds = time.perf_counter() - t0
     return report
 
