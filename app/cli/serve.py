@@ -51,6 +51,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     photos = prepare_photos(Path(args.data_dir) / "samples" / "photos")
     args.paths = [str(photos)]
     args.json = False
+    args.encoder = None  # the demo fills the library's own models (no `--encoder` once)
     code = cmd_index_images(args)
     if code != 0:
         return code
