@@ -8,11 +8,13 @@ Where a model file is looked for, in order:
    `mmsearch models pull` puts hub files);
 3. the default Hugging Face cache (`HF_HOME`), for files another program pulled.
 
-Two sources: Hugging Face hub repositories (`huggingface_hub`, which honours `HF_ENDPOINT`,
+Two sources here: Hugging Face hub repositories (`huggingface_hub`, which honours `HF_ENDPOINT`,
 shows a progress bar and resumes an interrupted download; the file's ETag, its sha256 for
 LFS files or its git blob sha1 for small ones, is checked here), and direct URLs
 (torchvision, PANNs, openai-whisper), fetched here with a progress bar, resume by HTTP Range,
 the checksum the source publishes and one mirror setting (`weights.weights_mirror()`).
+Models served by Ollama (`ollama:MODEL`) are pulled by the Ollama server itself, through its
+API (`pull_ollama_model`); this module only shows its progress.
 Every failure is a `PullError`: one sentence, no traceback.
 """
 
@@ -277,3 +279,86 @@ def file_sha256(path: Path) -> str:
     h = hashlib.sha256()
     _hash_into(h, path)
     return h.hexdigest()
+
+
+# -- pulling into an Ollama server --------------------------------------------------------------
+_OLLAMA_ATTEMPTS = 2  # tries at opening the pull: a server that is not running is said at once
+
+
+def pull_ollama_model(base_url: str, model: str, progress: bool = True) -> int:
+    """Have the Ollama server at `base_url` pull `model` from its library (POST /api/pull, streamed),
+    showing a progress bar per layer; returns the bytes of the layers it reported. Ollama keeps
+    the model (and resumes an interrupted pull); nothing lands in the project's cache. Every
+    failure, a server that is not running included, is a `PullError` of one sentence."""
+    import sys
+
+    from tqdm.auto import tqdm
+
+    from encoders import services
+
+    base_url = base_url.rstrip("/")
+    service = f"the Ollama server at {base_url}"
+    show = None if progress else True  # tqdm's `disable`: None shows bars on a terminal only
+    bars: dict[str, tqdm] = {}
+    done: dict[str, int] = {}
+    sizes: dict[str, int] = {}
+    last = ""
+    lines = services.stream_json_lines(
+        f"{base_url}/api/pull", {"model": model, "stream": True},
+        service=service, fix=services.OLLAMA_FIX, attempts=_OLLAMA_ATTEMPTS,
+    )
+    try:
+        for event in lines:
+            if not isinstance(event, dict):
+                raise PullError(f"{service} answered the pull of {model} with something other than Ollama's progress; is that the right address?")
+            if event.get("error"):
+                raise PullError(_ollama_failure(service, model, str(event["error"])))
+            status = str(event.get("status") or "")
+            digest, total = event.get("digest"), event.get("total")
+            if digest and isinstance(total, int) and total > 0:  # a layer: its bytes so far
+                key = str(digest)
+                if key not in bars:
+                    short = key.removeprefix("sha256:")[:12]
+                    bars[key] = tqdm(total=total, unit="B", unit_scale=True, desc=f"pulling {short}", disable=show)  # MB as Ollama counts them
+                    done[key], sizes[key] = 0, total
+                completed = min(int(event.get("completed") or 0), total)
+                if completed > done[key]:
+                    bars[key].update(completed - done[key])
+                    done[key] = completed
+                if completed == total:  # Ollama fetches layers one after another: this one is done
+                    bars[key].close()
+            elif status and status != last and status != "success":  # pulling manifest, verifying sha256 digest, …
+                log.info("%s: %s %s", service, status, model)
+                if progress and sys.stderr.isatty():
+                    tqdm.write(status, file=sys.stderr)
+            last = status or last
+            if status == "success":
+                return sum(sizes.values())
+    except services.ServiceHTTPError as exc:
+        if exc.json_error:
+            raise PullError(_ollama_failure(service, model, exc.detail, exc.status)) from None
+        if exc.status == 404:
+            raise PullError(f"{service} has no /api/pull (HTTP 404), so it is not Ollama; set OLLAMA_HOST to where Ollama runs") from None
+        detail = f": {exc.detail}" if exc.detail else ""
+        raise PullError(f"{service} could not pull {model} (HTTP {exc.status}{detail})") from None
+    except services.ServiceBrokenOffError as exc:
+        raise PullError(f"{exc} while pulling {model}; run the pull again and Ollama resumes it") from None
+    except PullError:
+        raise
+    except EncoderError as exc:  # not running (one sentence already), or not Ollama's answers
+        raise PullError(str(exc)) from None
+    finally:
+        lines.close()
+        for bar in bars.values():
+            bar.close()
+    raise PullError(f"{service} ended the pull of {model} without reporting success; run the pull again and Ollama resumes it")
+
+
+def _ollama_failure(service: str, model: str, error: str, status: int | None = None) -> str:
+    """Ollama's error for a pull (in the stream, or as an HTTP error's JSON), in one sentence with what to do."""
+    error = " ".join(error.split())[:200] or "no reason given"
+    hint = ""
+    if "file does not exist" in error or "not found" in error:
+        hint = "; check the name (and tag) at https://ollama.com/library"
+    http = f" (HTTP {status})" if status else ""
+    return f"{service} could not pull {model}{http}: {error}{hint}"

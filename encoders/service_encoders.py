@@ -171,6 +171,11 @@ class ServiceEncoder(Encoder):
     def _available(self) -> bool:
         raise NotImplementedError
 
+    def pull_model(self, progress: bool = True) -> str:
+        """Make the model available in the service (`mmsearch models pull`); one sentence on the
+        outcome. A failure is an `EncoderError` of one sentence."""
+        raise NotImplementedError
+
     # -- embedding ---------------------------------------------------------------------------
     def _request(self, texts: list[str], side: str) -> np.ndarray:
         """The service's vectors for `texts` ("query" or "document" side), as an (n, d) array."""
@@ -224,7 +229,8 @@ class OllamaEncoder(ServiceEncoder):
             return services.request_json(self.base_url + path, payload, service=self._service(), fix=services.OLLAMA_FIX, **kw)
         except services.ServiceHTTPError as exc:
             if exc.status == 404 and exc.json_error:
-                raise EncoderError(f"{self._service()} does not have the model {self.model}; run `ollama pull {self.model}`") from None
+                raise EncoderError(f"{self._service()} does not have the model {self.model}; "
+                                   f"run `mmsearch models pull ollama:{self.model}` (or `ollama pull {self.model}`)") from None
             if exc.status == 404:
                 raise
             raise EncoderError(f"{self._service()} could not embed with {self.model} (HTTP {exc.status}: {exc.detail})") from None
@@ -253,6 +259,22 @@ class OllamaEncoder(ServiceEncoder):
             return False
         names = {m.get("name") or m.get("model") for m in (answer.get("models") or []) if isinstance(m, dict)}
         return self.model in names or f"{self.model}:latest" in names
+
+    def pull_model(self, progress: bool = True) -> str:
+        """Have the Ollama server pull the model through its API, with progress bars."""
+        from encoders.pull import pull_ollama_model
+
+        size = pull_ollama_model(self.base_url, self.model, progress=progress)
+        return f"{self._service()} now has {self.model}" + (f" ({_size_text(size)})" if size else "") + "; it is ready to use"
+
+
+def _size_text(n: int) -> str:
+    """Bytes in words: 274 MB, 1.2 GB."""
+    if n >= 10**9:
+        return f"{n / 10**9:.1f} GB"
+    if n >= 10**6:
+        return f"{n / 10**6:.0f} MB"
+    return f"{max(1, round(n / 10**3))} kB"
 
 
 class OpenAIEncoder(ServiceEncoder):
@@ -297,6 +319,10 @@ class OpenAIEncoder(ServiceEncoder):
             return (f"{self._service()} answered HTTP 404 for {self.model} at {exc.url}{detail}; "
                     "check the model name, and that the base URL ends in /v1")
         return f"{self._service()} could not embed with {self.model} (HTTP {exc.status}){detail}"
+
+    def pull_model(self, progress: bool = True) -> str:
+        """Nothing to pull: the service hosts its models."""
+        return f"nothing to pull; {self._service()} hosts {self.model}"
 
     def _available(self) -> bool:
         services.request_json(self.base_url + "/models", headers=self._headers(), service=self._service(),

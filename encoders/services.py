@@ -8,23 +8,28 @@ environment. HTTP is plain `urllib`, so no client library is needed.
 
 A request is retried on 429, 5xx, timeouts and refused or dropped connections, waiting
 `backoff_s`, then twice that, … (or the server's `Retry-After`), `attempts` tries in all; then
-one sentence says what is wrong and how to fix it (`encoders.base.EncoderError`).
+one sentence says what is wrong and how to fix it (`encoders.base.EncoderError`). A streamed
+answer (Ollama's `/api/pull`) is read line by line with `stream_json_lines`; only opening it is
+retried.
 """
 
 from __future__ import annotations
 
+import http.client
 import json
 import logging
 import socket
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, fields
-from typing import Any
+from typing import Any, TypeVar
 
 from encoders.base import EncoderError
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 DEFAULT_OLLAMA_URL = "http://127.0.0.1:11434"
 DEFAULT_OPENAI_URL = "https://api.openai.com/v1"
@@ -82,6 +87,10 @@ class ServiceUnreachableError(EncoderError):
     """Nothing answered at the service's address, after every try."""
 
 
+class ServiceBrokenOffError(EncoderError):
+    """A streamed answer stopped part-way (the connection dropped or went silent)."""
+
+
 def why_unreachable(exc: BaseException) -> str:
     """Why a server could not be reached, in words a user can act on (no "[Errno 111]"); the
     language-model clients (app/answer/generators.py) say it the same way."""
@@ -94,7 +103,7 @@ def why_unreachable(exc: BaseException) -> str:
         return "it did not answer in time"
     if isinstance(exc, socket.gaierror):
         return "that host name is unknown"
-    if isinstance(exc, (ConnectionResetError, ConnectionAbortedError, BrokenPipeError)):
+    if isinstance(exc, (ConnectionResetError, ConnectionAbortedError, BrokenPipeError, http.client.IncompleteRead)):
         return "the connection was dropped"
     if isinstance(exc, ValueError):
         return "it did not answer as expected"
@@ -139,17 +148,80 @@ def request_json(
     raises `ServiceHTTPError`; when nothing answered, `ServiceUnreachableError` naming
     `service` (e.g. "the Ollama server at http://…") and `fix`.
     """
-    cfg = _config
-    tries = max(1, attempts or cfg.attempts)
-    timeout = timeout_s or cfg.timeout_s
+    timeout = timeout_s or _config.timeout_s
+
+    def once() -> bytes:
+        with urllib.request.urlopen(_request(url, payload, headers), timeout=timeout) as resp:
+            return resp.read()
+
+    body = _with_retries(once, url, attempts=attempts, service=service, fix=fix)
+    try:
+        return json.loads(body)
+    except ValueError:
+        raise EncoderError(f"{service} sent an answer that is not JSON; is that the right address?") from None
+
+
+def stream_json_lines(
+    url: str,
+    payload: dict[str, Any],
+    headers: dict[str, str] | None = None,
+    *,
+    service: str,
+    fix: str,
+    attempts: int | None = None,
+    timeout_s: float | None = None,
+) -> Iterator[Any]:
+    """POST `payload` as JSON and yield each JSON line of the streamed answer (Ollama's
+    `application/x-ndjson`), as it arrives.
+
+    Opening the stream is retried like `request_json` (same errors); once it flows, a broken-off
+    connection or a read timeout raises `ServiceBrokenOffError`, and a line that is not JSON an
+    `EncoderError`.
+    """
+    timeout = timeout_s or _config.timeout_s
+    resp = _with_retries(
+        lambda: urllib.request.urlopen(_request(url, payload, headers), timeout=timeout),
+        url, attempts=attempts, service=service, fix=fix,
+    )
+    with resp:
+        pending = b""
+        while True:
+            try:  # read1, not readline: readline takes a chunked stream cut short for its end
+                data = resp.read1(1 << 16)
+            except (OSError, http.client.HTTPException) as exc:  # reset, timed out, a chunked stream cut short
+                raise ServiceBrokenOffError(f"{service} stopped answering part-way ({why_unreachable(exc)})") from None
+            if data:
+                *lines, pending = (pending + data).split(b"\n")  # the last piece waits for the rest of its line
+            else:  # the end: a last line without its newline counts too
+                lines, pending = [pending], b""
+            for line in lines:
+                if not line.strip():
+                    continue
+                try:
+                    item = json.loads(line)
+                except ValueError:
+                    raise EncoderError(f"{service} sent a line that is not JSON; is that the right address?") from None
+                yield item
+            if not data:
+                return
+
+
+def _request(url: str, payload: dict[str, Any] | None, headers: dict[str, str] | None) -> urllib.request.Request:
+    """A JSON POST of `payload` (a GET when None) with `headers` laid over the defaults."""
     data = None if payload is None else json.dumps(payload).encode()
     hdrs = {"Accept": "application/json", **({"Content-Type": "application/json"} if data else {}), **(headers or {})}
+    return urllib.request.Request(url, data=data, method="GET" if data is None else "POST", headers=hdrs)
+
+
+def _with_retries(call: Callable[[], T], url: str, *, attempts: int | None, service: str, fix: str) -> T:
+    """`call()`, retried on 429/5xx and connection failures with exponential backoff (see
+    `request_json`); other HTTP errors at once as `ServiceHTTPError`."""
+    cfg = _config
+    tries = max(1, attempts or cfg.attempts)
     wait = cfg.backoff_s
     for attempt in range(1, tries + 1):
-        req = urllib.request.Request(url, data=data, method="GET" if data is None else "POST", headers=hdrs)
         try:
-            with urllib.request.urlopen(req, timeout=timeout) as resp:
-                body = resp.read()
+            return call()
         except urllib.error.HTTPError as exc:
             detail, is_json = _error_detail(exc.read(4000) if exc.fp is not None else b"")
             if exc.code not in RETRY_STATUSES or attempt == tries:
@@ -161,11 +233,6 @@ def request_json(
                 raise ServiceUnreachableError(f"{service} is not answering ({why_unreachable(exc)}); {fix}") from None
             pause = None
             log.info("%s: %s (try %d of %d); retrying", url, why_unreachable(exc), attempt, tries)
-        else:
-            try:
-                return json.loads(body)
-            except ValueError:
-                raise EncoderError(f"{service} sent an answer that is not JSON; is that the right address?") from None
         time.sleep(min(MAX_WAIT_S, wait if pause is None else pause))
         wait *= 2
     raise AssertionError("unreachable")  # the loop returns or raises

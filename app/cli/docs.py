@@ -67,20 +67,52 @@ def register(sub, index_sub, common: argparse.ArgumentParser) -> None:
 
 
 def _encoder_id(args: argparse.Namespace, store) -> str | None:
-    """The encoder the user asked for, with `--dim` applied; None leaves the choice to the store."""
-    from encoders.sentence_transformers_encoder import KNOWN_TEXT_MODELS
-
+    """The encoder the user asked for, with `--dim` applied (`ID@DIM`); None leaves the choice to
+    the store. sentence_transformers, ollama and openai ids can be truncated; others are refused."""
     if args.dim is None:
         return args.encoder
     if args.dim < 8:
         raise CliError("--dim must be at least 8")
-    eid = context(args).text_encoder_choice(args.encoder)[0].split("@")[0]
+    eid = context(args).text_encoder_choice(args.encoder)[0]
     family, _, name = eid.partition(":")
-    if family != "sentence_transformers":
-        raise CliError(f"--dim applies to sentence-transformers encoders, not {eid}")
+    if family == "sentence_transformers":
+        return _sentence_transformers_dim(name.split("@")[0], args.dim)
+    if family in _SERVICE_FAMILIES:
+        return _service_dim(family, name, args.dim, args.device)
+    raise CliError(f"--dim applies to sentence-transformers encoders and to ollama: and openai: ones (ID@DIM), not {eid}; "
+                   "drop --dim, or choose one of those with --encoder")
+
+
+_SERVICE_FAMILIES = ("ollama", "openai")
+
+
+def _sentence_transformers_dim(name: str, dim: int) -> str:
+    """`sentence_transformers:NAME@DIM`, with a warning for a model not trained for truncation."""
+    from encoders.sentence_transformers_encoder import KNOWN_TEXT_MODELS
+
     if name in KNOWN_TEXT_MODELS and not KNOWN_TEXT_MODELS[name].get("matryoshka"):
-        err(f"mmsearch: warning: {name} was not trained for Matryoshka truncation; {args.dim}-d vectors may retrieve worse")
-    return f"{eid}@{args.dim}"
+        err(f"mmsearch: warning: {name} was not trained for Matryoshka truncation; {dim}-d vectors may retrieve worse")
+    return f"sentence_transformers:{name}@{dim}"
+
+
+def _service_dim(family: str, name: str, dim: int, device: str) -> str:
+    """`ollama:MODEL@DIM` or `openai:MODEL@DIM` (a `@DIM` already there is replaced), checked
+    against what is known of the model without asking the service: a model not trained for
+    Matryoshka truncation, or with fewer dimensions, is refused in one sentence."""
+    from encoders import EncoderError, get_encoder
+    from encoders.service_encoders import ServiceEncoder, parse_model_dim
+
+    model = parse_model_dim(name)[0]
+    if not model:
+        raise CliError(f"--dim needs a model name: {family}:MODEL")
+    eid = f"{family}:{model}@{dim}"
+    try:
+        enc = get_encoder(eid, device)  # checks the size and Matryoshka training it knows of; sends nothing
+    except EncoderError as exc:
+        raise CliError(f"--dim {dim} cannot apply to {family}:{model}: {exc}") from None
+    if isinstance(enc, ServiceEncoder) and enc.info.matryoshka is None:
+        err(f"mmsearch: warning: {model} is not known to be trained for Matryoshka truncation; {dim}-d vectors may retrieve worse")
+    return eid
 
 
 def cmd_index_docs(args: argparse.Namespace) -> int:

@@ -20,10 +20,11 @@ def register(sub, common: argparse.ArgumentParser) -> None:
         description="Records the choice in the database, so every command, the app and the server use it. The new model's "
         "collections are filled from the sources the database already holds (resumable: run it again after an "
         "interruption); search answers from the old model until the fill is done, then switches. The old collections "
-        "stay until `mmsearch models prune --yes`. Kinds: photos (also the catalogue and video frames), photos-text "
-        "(words → pictures), sounds, text (documents and transcripts).",
+        "stay until `mmsearch models prune --yes`. Kinds: photos, photos-text (words → pictures; these two also "
+        "answer for the catalogue and video frames until those have models of their own), catalogue, videos (words → "
+        "frames), sounds, text (documents and transcripts).",
     )
-    mu.add_argument("kind", metavar="KIND", help="photos, photos-text, sounds or text")
+    mu.add_argument("kind", metavar="KIND", help="photos, photos-text, catalogue, videos, sounds or text")
     mu.add_argument("model", metavar="ID", help="an encoder id, e.g. open_clip:ViT-B-16-SigLIP/webli (see `mmsearch models list`)")
     mu.add_argument("--no-fill", action="store_true", help="only record the choice; the next `mmsearch index …` fills its collection")
     mu.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
@@ -31,8 +32,12 @@ def register(sub, common: argparse.ArgumentParser) -> None:
     mr = models.add_parser("prune", parents=[common], help="drop collections of models no longer in use")
     mr.add_argument("--yes", action="store_true", help="drop them (without it, only list them)")
     mr.set_defaults(func=cmd_models_prune)
-    mp = models.add_parser("pull", parents=[common], help="download weights (needs a network)")
-    mp.add_argument("model")
+    mp = models.add_parser(
+        "pull", parents=[common], help="download weights (needs a network)",
+        description="Downloads an encoder's or a transcriber's weights into the project's cache. For ollama:MODEL, the "
+        "running Ollama server (OLLAMA_HOST) pulls the model itself; openai:MODEL has nothing to pull (the service hosts it).",
+    )
+    mp.add_argument("model", metavar="ID", help="an encoder or transcriber id, e.g. open_clip:ViT-B-32/laion2b_s34b_b79k or ollama:nomic-embed-text")
     mp.set_defaults(func=cmd_models_pull)
 
 
@@ -115,7 +120,7 @@ def cmd_models_list(args: argparse.Namespace) -> int:
         mark = f"← {', '.join(uses[eid])}" if eid in uses else ""
         out(f"{eid:<56} dim {dim:<5} {size:<21} {licence:<19} {here:<16} {mark}".rstrip())
     out("")
-    out("← the active model of each kind. Choose with `mmsearch models use KIND ID` (KIND: photos, photos-text, sounds, text); "
+    out("← the active model of each kind. Choose with `mmsearch models use KIND ID` (KIND: photos, photos-text, catalogue, videos, sounds, text); "
         "any open_clip MODEL/TAG and sentence_transformers NAME works too.")
     return 0
 
@@ -184,11 +189,15 @@ def cmd_models_prune(args: argparse.Namespace) -> int:
 
 def cmd_models_pull(args: argparse.Namespace) -> int:
     from encoders import EncoderError, get_encoder
+    from encoders.service_encoders import ServiceEncoder
     from encoders.transcribe import BACKENDS, Transcriber
 
     try:  # a Whisper transcriber (`faster-whisper:base`, `openai-whisper:tiny`) or an encoder
         is_speech = args.model.partition(":")[0] in BACKENDS
         enc = Transcriber(args.model, args.device) if is_speech else get_encoder(args.model, args.device)
+        if isinstance(enc, ServiceEncoder):  # Ollama pulls into its own store; an OpenAI-compatible service hosts its models
+            out(f"{args.model}: {enc.pull_model()}")
+            return 0
         parts = [] if is_speech else list(enc.parts())  # a bridge: pull the models it is made of
         for part in parts:
             if (got := part.pull()) is not None:

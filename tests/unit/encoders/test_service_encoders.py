@@ -161,7 +161,7 @@ def test_wrong_key_and_missing_models(configured, monkeypatch):
     with pytest.raises(EncoderError, match=r"refused the API key \(HTTP 401\).*MMSEARCH_EMBED_API_KEY"):
         OpenAIEncoder("text-embedding-3-small").embed_documents(["x"])
     assert not OpenAIEncoder("text-embedding-3-small").weights_available()
-    with pytest.raises(EncoderError, match=r"does not have the model mxbai-embed-large; run `ollama pull mxbai-embed-large`"):
+    with pytest.raises(EncoderError, match=r"does not have the model mxbai-embed-large; run `mmsearch models pull ollama:mxbai-embed-large` \(or `ollama pull mxbai-embed-large`\)$"):
         OllamaEncoder("mxbai-embed-large").embed_documents(["x"])
 
 
