@@ -99,7 +99,8 @@ class Context:
         chosen = self._models()[1]
         from encoders.profiles import FIELD_KINDS
 
-        extra = "; chosen with `mmsearch models use`: " + ", ".join(f"{FIELD_KINDS[f]} {e}" for f, e in chosen.items()) if chosen else ""
+        said = dict.fromkeys(f"{FIELD_KINDS[f]} {e}" for f, e in chosen.items() if f in FIELD_KINDS)
+        extra = "; chosen with `mmsearch models use`: " + ", ".join(said) if said else ""
         return self._profile_and_reason[1] + extra
 
     _models_lock: Any = field(default_factory=threading.Lock, init=False, repr=False, compare=False)

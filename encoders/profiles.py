@@ -41,11 +41,48 @@ class Profile:
     text: str  # text documents, transcripts, tags
     note: str = ""
     audio: str = ""  # sound clips (`index audio`, audio→audio; its tags, if any, answer text→sound)
+    # The catalogue and video frames follow the photo models unless a model is chosen for them.
+    catalogue: str = ""  # photo → catalogue items ("" = image_to_image)
+    catalogue_text: str = ""  # words → catalogue items ("" = text_to_image)
+    video: str = ""  # words → video frames ("" = text_to_image)
 
     @property
     def shared_text_image_space(self) -> bool:
-        """True when text and image vectors are comparable (needed for composed queries)."""
+        """True when text and image vectors of photos are comparable (needed for composed queries)."""
         return self.text_to_image == self.image_to_image
+
+    def image_model(self, kind: str = "image") -> str:
+        """The encoder answering photo queries over collection kind `kind` (image, product)."""
+        return (self.catalogue or self.image_to_image) if kind == "product" else self.image_to_image
+
+    def words_model(self, kind: str = "image") -> str:
+        """The encoder answering word queries over collection kind `kind` (image, product, video)."""
+        if kind == "product":
+            return self.catalogue_text or self.text_to_image
+        if kind == "video":
+            return self.video or self.text_to_image
+        return self.text_to_image
+
+    def shared_space(self, kind: str = "image") -> bool:
+        """True when words and photos of `kind` are embedded by one model (composed queries)."""
+        return self.image_model(kind) == self.words_model(kind)
+
+    def fills(self, kind: str = "image") -> tuple[str, ...]:
+        """The encoders `mmsearch index` fills for collection kind `kind` (image, product, video).
+        Video frames are searched by words only, so only the words model embeds them."""
+        if kind == "product" and (self.catalogue or self.catalogue_text):
+            return tuple(dict.fromkeys((self.image_model("product"), self.words_model("product"))))
+        if kind == "video":
+            return (self.words_model("video"),)
+        return self.image_encoders
+
+    def follows_photos(self, kind: str) -> bool:
+        """True when collection kind `kind` (product, video) has no model of its own chosen."""
+        if kind == "product":
+            return not (self.catalogue or self.catalogue_text)
+        if kind == "video":
+            return not self.video
+        return True
 
 
 PROFILES: dict[str, Profile] = {
@@ -94,28 +131,31 @@ def resolve_profile(name: str | None = None, device: str = "auto") -> tuple[Prof
 
 #: The kinds of library a user chooses a model for, and what each choice covers.
 CHOICE_KINDS: dict[str, str] = {
-    "photos": "photos, catalogue items and video frames: photo → photos (and words → photos when the model embeds text, as CLIP/SigLIP do)",
-    "photos-text": "words → photos, catalogue items and video moments (a CLIP/SigLIP model, or the offline label bridge)",
+    "photos": "photo → photos (and words → photos when the model embeds text, as CLIP/SigLIP do); also the catalogue "
+    "and video frames until they have models of their own",
+    "photos-text": "words → photos (a CLIP/SigLIP model, or the offline label bridge); also the catalogue and video "
+    "moments until they have models of their own",
+    "catalogue": "photo → catalogue items (and words → items when the model embeds text)",
+    "videos": "words → video frames (a model that embeds both, e.g. CLIP/SigLIP)",
     "sounds": "sound → sounds (and words → sounds through its tags, when it has them)",
     "text": "documents and transcripts (`index docs`, `ask`, speech in audio and video)",
 }
 #: Names a user may also type for a kind.
 KIND_ALIASES = {"photo": "photos", "images": "photos", "image": "photos", "audio": "sounds", "sound": "sounds",
-                "docs": "text", "documents": "text", "transcripts": "text"}
+                "docs": "text", "documents": "text", "transcripts": "text", "video": "videos",
+                "product": "catalogue", "products": "catalogue", "catalog": "catalogue"}
 #: Profile fields a choice may set, and the kind each answers for; `documents` is the text
 #: encoder of documents and transcripts.
-FIELD_KINDS = {"image_to_image": "photos", "text_to_image": "photos-text", "audio": "sounds", "documents": "text"}
+FIELD_KINDS = {"image_to_image": "photos", "text_to_image": "photos-text", "catalogue": "catalogue",
+               "catalogue_text": "catalogue", "video": "videos", "audio": "sounds", "documents": "text"}
 CHOICE_FIELDS = tuple(FIELD_KINDS)
+#: Profile fields laid over a profile by `apply_choices` (`documents` is resolved apart).
+PROFILE_FIELDS = ("image_to_image", "text_to_image", "catalogue", "catalogue_text", "video", "audio")
 
 
 def choice_kind(name: str) -> str:
     """The canonical kind for what the user typed; an EncoderError lists the kinds otherwise."""
     kind = KIND_ALIASES.get(name.lower(), name.lower())
-    if kind in ("catalogue", "videos", "video", "product", "products"):
-        raise EncoderError(
-            "the catalogue and videos use the photo models: choose them with `mmsearch models use photos ID` "
-            "(and `photos-text ID` for words → pictures)"
-        )
     if kind not in CHOICE_KINDS:
         raise EncoderError(f"unknown kind {name!r}; choose one of {', '.join(CHOICE_KINDS)}")
     return kind
@@ -133,6 +173,14 @@ def choice_fields(kind: str, spec: EncoderSpec) -> dict[str, str]:
         if "image" not in docs or "text" not in queries:
             raise EncoderError(f"{spec.id} cannot match words to photos; use a CLIP/SigLIP model (open_clip:…) or the label bridge")
         return {"text_to_image": spec.id}
+    if kind == "catalogue":
+        if "image" not in docs or "image" not in queries:
+            raise EncoderError(f"{spec.id} does not embed photos; photo models: open_clip:…, torchvision:resnet50, timm:efficientnet_lite0")
+        return {"catalogue": spec.id, **({"catalogue_text": spec.id} if "text" in queries else {})}
+    if kind == "videos":
+        if "image" not in docs or "text" not in queries:
+            raise EncoderError(f"{spec.id} cannot match words to video frames; use a CLIP/SigLIP model (open_clip:…) or the label bridge")
+        return {"video": spec.id}
     if kind == "sounds":
         if "audio" not in docs:
             raise EncoderError(f"{spec.id} does not embed sounds; sound models: panns:Cnn14, aisfx")
@@ -147,7 +195,7 @@ def choice_fields(kind: str, spec: EncoderSpec) -> dict[str, str]:
 def apply_choices(profile: Profile, fields: Mapping[str, str]) -> Profile:
     """`profile` with the recorded choices laid over it. The collections `index images` fills
     become the chosen photo and words → photos models (one when a single model does both)."""
-    changes = {f: v for f, v in fields.items() if f in ("image_to_image", "text_to_image", "audio") and v}
+    changes = {f: v for f, v in fields.items() if f in PROFILE_FIELDS and v}
     if not changes:
         return profile
     chosen = dataclasses.replace(profile, **changes)
@@ -159,7 +207,14 @@ def apply_choices(profile: Profile, fields: Mapping[str, str]) -> Profile:
 def active_models(profile: Profile, documents: str) -> dict[str, str]:
     """The model of each kind of library under `profile` ("" where it names none); `documents`
     is the text encoder of documents and transcripts (resolved apart from the profile)."""
-    return {"photos": profile.image_to_image, "photos-text": profile.text_to_image, "sounds": profile.audio, "text": documents}
+    return {
+        "photos": profile.image_to_image,
+        "photos-text": profile.text_to_image,
+        "catalogue": profile.image_model("product"),
+        "videos": profile.words_model("video"),
+        "sounds": profile.audio,
+        "text": documents,
+    }
 
 
 def override_once(profile: Profile, kind: str, encoder_id: str) -> Profile:
@@ -167,4 +222,8 @@ def override_once(profile: Profile, kind: str, encoder_id: str) -> Profile:
     audio): a one-off `--encoder` flag, recorded nowhere."""
     if kind == "audio":
         return dataclasses.replace(profile, audio=encoder_id)
+    if kind == "product":
+        return dataclasses.replace(profile, catalogue_text=encoder_id)
+    if kind == "video":
+        return dataclasses.replace(profile, video=encoder_id)
     return dataclasses.replace(profile, text_to_image=encoder_id)

@@ -22,7 +22,7 @@ from encoders.base import Encoder
 from encoders.profiles import Profile, apply_choices, choice_fields, choice_kind
 from indexers.model_record import read_choices, write_choices
 from indexers.progress import Progress
-from indexers.reembed import FILLED_KINDS, fill
+from indexers.reembed import fill
 from indexers.report import IndexReport
 from milvus import VectorStore
 from milvus.records import RECORDS, drop_aliases_of, point_alias
@@ -30,8 +30,24 @@ from milvus.store import CollectionInfo, collection_name
 
 log = logging.getLogger(__name__)
 
-#: The profile field whose model fills each collection kind (the aliases' names).
-_FIELD_KINDS = {"image_to_image": ("image", "product", "video"), "text_to_image": ("image", "product", "video"), "audio": ("audio",), "documents": ("doc",)}
+#: The collection kinds each profile field's model answers for, each with the field that gives
+#: that kind a model of its own ("": none can): the catalogue and video frames follow the photo
+#: models until they have their own.
+SERVED_KINDS: dict[str, tuple[tuple[str, str], ...]] = {
+    "image_to_image": (("image", ""), ("product", "catalogue")),
+    "text_to_image": (("image", ""), ("product", "catalogue_text"), ("video", "video")),
+    "catalogue": (("product", ""),),
+    "catalogue_text": (("product", ""),),
+    "video": (("video", ""),),
+    "audio": (("audio", ""),),
+    "documents": (("doc", ""),),
+}
+
+
+def served_kinds(fields: dict[str, str], active: dict[str, str]) -> list[tuple[str, str]]:
+    """(collection kind, field) pairs the models in `fields` answer for, given the `active`
+    choices (a kind with a model of its own no longer follows the photo models)."""
+    return [(kind, f) for f in fields for kind, own in SERVED_KINDS[f] if not own or not active.get(own)]
 
 
 @dataclass
@@ -65,6 +81,8 @@ class SwitchReport:
         """A few lines for the terminal and the job list."""
         lines = [f"{self.kind}: {self.encoder_id} " + ("is active now" if self.cut_over else "recorded (pending; not filled yet)")]
         for r in self.fills:
+            if not (r.indexed or r.unchanged or r.failed):
+                continue  # nothing of this kind is stored
             lines.append(f"  {r.kind}: {r.indexed} filled, {r.unchanged} already there" + (f", {len(r.failed)} skipped" if r.failed else ""))
         for path, reason in self.failed[:20]:
             lines.append(f"  skipped {path}: {reason}")
@@ -97,12 +115,11 @@ def switch(
     if fill_now:
         if not encoder.weights_available():
             encoder.load()  # the one-sentence "weights not found" before anything is recorded
+        served = dict.fromkeys(k for k, _ in served_kinds(fields, choices.active))
         choices.pending, choices.pending_kind = dict(fields), kind
         write_choices(store, choices)
         encoders = encoders_for(kind, encoder)
-        for coll_kind in FILLED_KINDS[kind]:
-            if coll_kind == "video" and "text" not in encoder.spec.query_kinds:
-                continue  # video frames are searched by words only: a photo-only model has nothing to answer there
+        for coll_kind in served:
             report.fills.append(fill(store, coll_kind, encoders, progress=progress))
     cut_over(store, fields, report)
     return report
@@ -112,20 +129,20 @@ def cut_over(store: VectorStore, fields: dict[str, str], report: SwitchReport | 
     """Make `fields` the active choices in one write; on a server, point an alias per filled
     collection kind (`active__KIND__FIELD`) at the new collection, for other Milvus clients."""
     choices = read_choices(store)
+    served = served_kinds(fields, choices.active)
     choices.active.update(fields)
     choices.pending, choices.pending_kind = {}, ""
     write_choices(store, choices)
     names = {c.name for c in store.list_collections()}
-    for f, eid in fields.items():
-        for coll_kind in _FIELD_KINDS[f]:
-            target = collection_name(coll_kind, eid)
-            if target in names:
-                alias = f"active__{coll_kind}__{f}"
-                try:
-                    if point_alias(store, alias, target) and report is not None:
-                        report.aliases.append(f"{alias} → {target}")
-                except Exception as exc:  # the record is the pointer; an alias is a courtesy to other clients
-                    log.warning("could not point alias %s at %s: %s", alias, target, exc)
+    for coll_kind, f in served:
+        target = collection_name(coll_kind, fields[f])
+        if target in names:
+            alias = f"active__{coll_kind}__{f}"
+            try:
+                if point_alias(store, alias, target) and report is not None:
+                    report.aliases.append(f"{alias} → {target}")
+            except Exception as exc:  # the record is the pointer; an alias is a courtesy to other clients
+                log.warning("could not point alias %s at %s: %s", alias, target, exc)
     if report is not None:
         report.cut_over = True
 
@@ -138,8 +155,9 @@ def in_use(store: VectorStore, profile: Profile, text_encoder_id: str, device: s
     pending = apply_choices(effective, choices.pending)
     used: set[str] = set()
     for p in (effective, pending):
-        for eid in {*p.image_encoders, p.image_to_image, p.text_to_image}:
-            used.update(collection_name(k, eid) for k in ("image", "product", "video"))
+        for kind in ("image", "product"):
+            used.update(collection_name(kind, eid) for eid in {*p.fills(kind), p.image_model(kind), p.words_model(kind)})
+        used.update(collection_name("video", eid) for eid in p.fills("video"))  # frames answer words only
         if p.audio:
             used.add(collection_name("audio", p.audio))
             bridge = _bridge_id(p.audio, device)

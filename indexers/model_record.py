@@ -1,5 +1,6 @@
 """The record of which model each kind of library uses, kept in the database (`milvus.records`,
-key `models`): per profile field (`image_to_image`, `text_to_image`, `audio`, `documents`),
+key `models`): per profile field (`image_to_image`, `text_to_image`, `catalogue`,
+`catalogue_text`, `video`, `audio`, `documents`),
 the encoder chosen with `mmsearch models use KIND ID`, and the choice being filled (`pending`).
 Every process that opens the database reads the same record."""
 

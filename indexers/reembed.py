@@ -30,8 +30,6 @@ from milvus.store import CollectionInfo
 log = logging.getLogger(__name__)
 
 BATCH = 32
-#: The collection kinds a kind of library model fills.
-FILLED_KINDS = {"photos": ("image", "product", "video"), "photos-text": ("image", "product", "video"), "sounds": ("audio",), "text": ("doc",)}
 
 
 def source_collection(store: VectorStore, kind: str, exclude: Sequence[str] = ()) -> CollectionInfo | None:

@@ -131,7 +131,7 @@ def cmd_index_catalogue(args: argparse.Namespace) -> int:
     if not args.prune and not args.encoder and (code := index_through_server(args, "catalogue", [str(path)])) is not None:
         return code
     store = open_store(args)
-    encoders = image_encoders(args)
+    encoders = image_encoders(args, "product")
     try:
         report = index_catalogue(
             path, store, encoders, progress=not args.quiet,

@@ -73,13 +73,13 @@ def choose_profile(args: argparse.Namespace):
     return ctx.profile
 
 
-def image_encoders(args: argparse.Namespace) -> list[Any]:
-    """The profile's photo encoders (the recorded choices laid over it), or just `--encoder`
-    where the command has it and it was given (that collection only, this once), at
-    `--batch-size` where the command has one."""
+def image_encoders(args: argparse.Namespace, kind: str = "image") -> list[Any]:
+    """The encoders that fill collection kind `kind` (image, product, video): the profile's
+    (the recorded choices laid over it), or just `--encoder` where the command has it and it
+    was given (that collection only, this once), at `--batch-size` where the command has one."""
     from encoders import get_encoder
 
-    chosen = [args.encoder] if getattr(args, "encoder", None) else choose_profile(args).image_encoders
+    chosen = [args.encoder] if getattr(args, "encoder", None) else choose_profile(args).fills(kind)
     return [get_encoder(e, args.device, getattr(args, "batch_size", None)) for e in chosen]
 
 

@@ -56,7 +56,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if code != 0:
         return code
     csv_path = prepare_catalogue(Path(args.data_dir) / "samples" / "catalogue")
-    encoders = image_encoders(args)
+    encoders = image_encoders(args, "product")
     code = finish_report(index_catalogue(csv_path, open_store(args), encoders, progress=not args.quiet), False)
     if code != 0 or args.no_serve:
         return code

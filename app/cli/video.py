@@ -60,7 +60,7 @@ def cmd_index_video(args: argparse.Namespace) -> int:
     if not args.encoder and (code := index_through_server(args, "video", args.paths)) is not None:
         return code
     store = open_store(args)
-    encoders = image_encoders(args)
+    encoders = image_encoders(args, "video")
     ctx = context(args)
     transcriber = None if args.no_speech else ctx.transcriber(args.transcriber)
     text_encoder = None if args.no_speech else get_encoder(ctx.text_encoder_choice()[0], args.device)

@@ -205,7 +205,13 @@ class Catalogue:
     # -- collections and items ------------------------------------------------------
     @property
     def image_encoder_id(self) -> str:
-        return self.profile.image_to_image
+        """The model answering photo queries over these items (the catalogue's own, if chosen)."""
+        return self.profile.image_model(self.kind)
+
+    @property
+    def words_encoder_id(self) -> str:
+        """The model answering word queries over these items."""
+        return self.profile.words_model(self.kind)
 
     def encoder(self, encoder_id: str) -> Encoder:
         return get_encoder(encoder_id, self.device)
@@ -355,7 +361,7 @@ class Catalogue:
     def can_compose(self) -> bool:
         """True when images and texts share one vector space (CLIP/SigLIP), so composed queries work."""
         enc_id = self.image_encoder_id
-        return self.profile.shared_text_image_space and "text" in self.encoder(enc_id).spec.query_kinds
+        return self.profile.shared_space(self.kind) and "text" in self.encoder(enc_id).spec.query_kinds
 
     def require_shared_space(self) -> None:
         """Raise a plain sentence when the profile cannot compose image and text."""
@@ -439,7 +445,7 @@ class Catalogue:
         reach), measured once on first use when the import recorded none; None if unknown."""
         from indexers.calibration import calibrate_from_distribution, threshold_for
 
-        enc_id = self.profile.text_to_image
+        enc_id = self.words_encoder_id
         found = threshold_for(enc_id, self.kind, "text", self.store.uri)
         if found is not None:
             return found
@@ -453,7 +459,7 @@ class Catalogue:
             return None
 
     def _text_search(self, text: str, flt: Filter, k: int) -> list[Hit]:
-        enc_id = self.profile.text_to_image
+        enc_id = self.words_encoder_id
         coll = self.store.find(self.kind, enc_id)
         if coll is None or coll.count() == 0:
             raise QueryError(f"no {enc_id} catalogue vectors for text search; re-import the catalogue with this profile")

@@ -14,8 +14,8 @@ from milvus import Filter
 
 
 def search_text_images(scope: SearchScope, query: str, kind: str = "image", k: int = 10, filter: Filter | None = None) -> list[Hit]:
-    """Words (already cleaned) → items of `kind` ("image" or "product") by the text→image encoder."""
-    enc_id = scope.profile.text_to_image
+    """Words (already cleaned) → items of `kind` ("image" or "product") by its words model."""
+    enc_id = scope.profile.words_model(kind)
     coll = scope.collection(kind, enc_id)
     vec = cached_query_vector(scope.encoder(enc_id), query)
     return scope.search(coll, vec, k, filter)
@@ -48,7 +48,7 @@ def search_composed(
     Elsewhere a QueryError says the words cannot be combined."""
     from encoders.base import l2_normalise
 
-    if not scope.profile.shared_text_image_space:
+    if not scope.profile.shared_space("image"):
         raise QueryError(
             f"profile {scope.profile.name} has no shared text–image space, so words cannot be combined with a photo"
         )

@@ -76,5 +76,5 @@ class SearchScope:
         if encoder_id is None and kind == "audio":
             encoder_id = self.profile.audio
         elif encoder_id is None:
-            encoder_id = self.profile.text_to_image if query_kind == "text" else self.profile.image_to_image
+            encoder_id = self.profile.words_model(kind) if query_kind == "text" else self.profile.image_model(kind)
         return threshold_for(encoder_id, kind, query_kind, self.store.uri) if encoder_id else None

@@ -49,7 +49,7 @@ def _words(text: str) -> set[str]:
 
 
 def frame_evidence(engine: SearchScope, query: str, limit: int, filter: Filter | None = None) -> list[Evidence]:
-    enc_id = engine.profile.text_to_image
+    enc_id = engine.profile.words_model("video")
     coll = engine.store.find("video", enc_id)
     if coll is None or coll.count() == 0:
         return []
@@ -148,8 +148,8 @@ def search_text_video(engine: SearchScope, query: str, k: int = 10, filter: Filt
     limit = min(16384, k * 10 + 20)
     frames = frame_evidence(engine, query, limit, filter)
     speech = speech_evidence(engine, query, limit, filter=filter)
-    if not frames and not speech and (engine.store.find("video", engine.profile.text_to_image) is None):
-        raise nothing_indexed("video", engine.profile.text_to_image, engine.profile.name)
+    if not frames and not speech and (engine.store.find("video", engine.profile.words_model("video")) is None):
+        raise nothing_indexed("video", engine.profile.words_model("video"), engine.profile.name)
     moments = fuse_moments(_strong(frames) + _strong(speech), k, gap_s)
     mark_weak(moments, evidence_thresholds(engine))
     return fill_thumbs(engine, moments)
@@ -162,7 +162,7 @@ def evidence_thresholds(engine: SearchScope) -> dict[str, float]:
     from indexers.calibration import calibrate_from_distribution, threshold_for
 
     out: dict[str, float] = {}
-    enc_id = engine.profile.text_to_image
+    enc_id = engine.profile.words_model("video")
     frame = threshold_for(enc_id, "video", "text", engine.store.uri)
     if frame is None:
         coll = engine.store.find("video", enc_id)
@@ -206,7 +206,7 @@ def _strong(evidence: list[Evidence], margin: float = EVIDENCE_MARGIN) -> list[E
 
 def frame_thumb_near(engine: SearchScope, source: str, t: float) -> str | None:
     """The thumbnail of the stored frame of `source` nearest to `t` (for speech-only moments)."""
-    coll = engine.store.find("video", engine.profile.text_to_image)
+    coll = engine.store.find("video", engine.profile.words_model("video"))
     if coll is None:
         return None
     rows = coll.query(Filter.eq("source", source) & Filter.between("start_s", max(0.0, t - 2.0), t + 2.0), limit=16)

@@ -79,13 +79,15 @@ def create_api(get_context: Callable[[], Context], get_jobs: Callable[[], JobRun
             "image_encoders": list(p.image_encoders),
             "text_to_image": p.text_to_image,
             "image_to_image": p.image_to_image,
+            "catalogue": {"photos": p.image_model("product"), "words": p.words_model("product"), "fills": list(p.fills("product"))},
+            "video": {"words": p.words_model("video"), "fills": list(p.fills("video"))},
             "audio": p.audio,
             "text": ctx.text_encoder_choice()[0],
             "transcriber": ctx.settings.transcriber,
         }
 
     class ModelChoice(BaseModel):
-        kind: str = Field(description="photos, photos-text, sounds or text")
+        kind: str = Field(description="photos, photos-text, catalogue, videos, sounds or text")
         encoder: str = Field(description="an encoder id, e.g. open_clip:ViT-B-16-SigLIP/webli")
 
     @api.post("/models", summary="Switch the model of a kind: fill its collection from the stored sources, then cut over", status_code=202)

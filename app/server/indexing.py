@@ -17,10 +17,10 @@ def run_index(ctx: Context, kind: str, paths: list[str], progress: Progress = Fa
     device = ctx.device
     store = ctx.store
     profile = ctx.profile
-    image_encoders = [get_encoder(e, device) for e in profile.image_encoders]
-    if kind in ("images", "catalogue", "video"):
-        for enc in image_encoders:
-            enc.load()  # here, not in the indexer's decoding threads: one thread imports torch's modules
+    coll_kind = {"images": "image", "catalogue": "product", "video": "video"}.get(kind)
+    image_encoders = [get_encoder(e, device) for e in profile.fills(coll_kind)] if coll_kind else []
+    for enc in image_encoders:
+        enc.load()  # here, not in the indexer's decoding threads: one thread imports torch's modules
     if kind == "images":
         from indexers.images import index_images
 

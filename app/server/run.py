@@ -131,7 +131,8 @@ def warm_up(ctx: Context) -> None:
 
     sys.stderr.write("mmsearch: opening the database and loading the models…\n")
     ctx.store  # noqa: B018 (opens it)
-    for encoder_id in dict.fromkeys([*ctx.profile.image_encoders, ctx.profile.text_to_image]):
+    p = ctx.profile
+    for encoder_id in dict.fromkeys([*p.image_encoders, p.text_to_image, *p.fills("product"), *p.fills("video")]):
         try:
             get_encoder(encoder_id, ctx.device).load()
         except Exception as exc:  # a model that cannot load is reported when used, as in the CLI

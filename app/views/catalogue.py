@@ -209,8 +209,8 @@ def composed_section(key: str, item_id: str | None, image=None, price: float | N
     if not cat.can_compose:
         st.info(
             f"“Like this, but red” needs a CLIP/SigLIP encoder, whose images and texts share one space. "
-            f"Profile **{profile.name}** ({plain(cat.image_encoder_id)}) has none; "
-            "switch to the full profile (CLIP weights) to combine a picture with words."
+            f"The catalogue's model ({plain(cat.image_encoder_id)}) has none; choose one with "
+            "`mmsearch models use catalogue open_clip:ViT-B-32/laion2b_s34b_b79k` (or switch it on the Status page)."
         )
         return
     with st.form(f"{key}-compose"):
@@ -366,7 +366,7 @@ def looks_like(text: str, looks: list[Hit], found_by_words: int) -> None:
     """Items whose pictures match the words, split at the calibrated good-match score."""
     words = plain(text.strip()[:60])
     st.subheader(f"Looks like “{words}”")
-    how = " through ImageNet labels, which know only ImageNet's 1000 concepts" if not profile.shared_text_image_space else ""
+    how = " through ImageNet labels, which know only ImageNet's 1000 concepts" if "label_bridge" in cat.words_encoder_id else ""
     if not found_by_words:
         st.info(f"No title, category or detail contains “{words}”, so the pictures were searched for it instead{how}.")
     else:

@@ -94,6 +94,9 @@ def _model_rows() -> tuple[list[dict[str, str]], list[str]]:
         roles.setdefault(eid, []).append("photos")
     roles.setdefault(profile.text_to_image, []).append("words → photos")
     roles.setdefault(profile.image_to_image, []).append("photo → photos")
+    for eid in profile.fills("product"):
+        roles.setdefault(eid, []).append("catalogue")
+    roles.setdefault(profile.words_model("video"), []).append("video frames")
     if profile.audio:
         roles.setdefault(profile.audio, []).append("sounds")
     try:
@@ -196,7 +199,7 @@ def _switch_section() -> None:
             st.progress(job.fraction)
 
     left, mid, right = st.columns([1, 2, 2])
-    kind = left.selectbox("Kind", list(CHOICE_KINDS), key="switch_kind", help="photos also covers the catalogue and video frames")
+    kind = left.selectbox("Kind", list(CHOICE_KINDS), key="switch_kind", help="photos and photos-text also cover the catalogue and video frames until those have models of their own")
     known = _suitable(kind)
     model = mid.selectbox("Model", [active[kind], *[e for e in known if e != active[kind]]] if active[kind] else known, key="switch_model")
     typed = right.text_input("…or another id", key="switch_other", placeholder="e.g. open_clip:ViT-B-16-SigLIP/webli",

@@ -23,11 +23,11 @@ except Exception as exc:  # store or model trouble: say it and stop this page
     show_error(exc)
     st.stop()
 
-if not has_rows(engine.store, "video", engine.profile.text_to_image):
+if not has_rows(engine.store, "video", engine.profile.words_model("video")):
     empty_state("videos", "mmsearch index video PATH")
 
 st.sidebar.caption(
-    f"Profile **{engine.profile.name}**: frames with `{engine.profile.text_to_image}`, "
+    f"Profile **{engine.profile.name}**: frames with `{engine.profile.words_model('video')}`, "
     "speech transcribed with Whisper and matched with the text encoder"
 )
 

@@ -254,6 +254,9 @@ def test_switch_photos_to_siglip_then_prune(hour):
 
     db = hour["db"]
     before = collections(db)
+    # the catalogue keeps ResNet50 for photo → items (its collection is already full: nothing to fill)
+    out = cli_ok("models", "use", "catalogue", RESNET50_ID, "-q")
+    assert f"catalogue: {RESNET50_ID} is active now" in out and f"product: 0 filled, {N_ITEMS} already there" in out, out
     out = cli_ok("models", "use", "photos", SIGLIP, "-q")
     assert f"photos: {SIGLIP} is active now" in out, out
     got = collections(db)
@@ -263,9 +266,10 @@ def test_switch_photos_to_siglip_then_prune(hour):
 
     listing = cli_ok("models", "list")
     line = next(s for s in listing.splitlines() if s.startswith(SIGLIP + " "))
-    assert "dim 768" in line and "available" in line and line.endswith("← photos, photos-text"), line
+    assert "dim 768" in line and "available" in line and line.endswith("← photos, photos-text, videos"), line
     doctor = cli_ok("doctor").splitlines()
     assert "  photos       " + SIGLIP in doctor and "  photos-text  " + SIGLIP in doctor, doctor
+    assert "  catalogue    " + RESNET50_ID in doctor, doctor
 
     photos = sorted(hour["photos"].iterdir())
     target = photos[5]
@@ -282,8 +286,15 @@ def test_switch_photos_to_siglip_then_prune(hour):
     for kind in ("image", "product", "video"):
         assert collection_name(kind, CLIP) not in left and collection_name(kind, SIGLIP) in left, left
     assert collection_name("image", RESNET50_ID) not in left  # the photo models now are SigLIP alone
+    assert collection_name("product", RESNET50_ID) in left  # the catalogue's own photo model stays
     assert {collection_name("audio", PANNS_ID), collection_name("audio", MINILM_TAGS)} <= set(left), left
     assert f"dropped {len(got) - len(left)} collection(s)" in out, out
     # and search still answers, from SigLIP
     hits = cli_json("search", "image", str(target), "--min-score", "none", "-k", "1")
     assert Path(hits[0]["source"]).name == target.name
+    from app.search.catalogue import Catalogue
+
+    ctx = Context(Settings.load())
+    found = Catalogue(ctx.store, ctx.profile, "cpu").similar_to_image(open_image(target), min_similarity=-1.0, k=2).hits
+    assert found and found[0].collection == collection_name("product", RESNET50_ID), found
+    assert {h.collection for h in ctx.engine.search_text("a red car", kind="product", k=2)} == {collection_name("product", SIGLIP)}

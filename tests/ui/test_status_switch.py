@@ -49,9 +49,22 @@ def test_status_page_switches_photos_model(fake_profile, make_images, tmp_db, mo
         at.run()
         per_kind = at.table[0].value
         assert per_kind.loc["photos", "model"] == per_kind.loc["photos-text", "model"] == "fake:32"
+        assert per_kind.loc["catalogue", "model"] == per_kind.loc["videos", "model"] == "fake:32"  # they follow photos
         assert "Last switch: photos → fake:32 — done" in " ".join(c.value for c in at.caption).replace("\\", "")
         hits = ctx.engine.search_text("anything", k=2)  # the server's engine switched in place
         assert {h.collection for h in hits} == {"image__fake_32"}
+
+        # the catalogue gets a model of its own; photos keep theirs
+        at.selectbox(key="switch_kind").set_value("catalogue")
+        at.text_input(key="switch_other").set_value("fake:24")
+        at.button(key="switch_button").click().run()
+        assert not at.exception and not at.error, [e.value for e in at.error]
+        job = jobs.wait(next(j for j in jobs.list() if j.kind == "models" and "catalogue" in j.label).id, timeout=120)
+        assert job is not None and job.state == "done", job and job.error
+        at.text_input(key="switch_other").set_value("")
+        at.run()
+        per_kind = at.table[0].value
+        assert (per_kind.loc["catalogue", "model"], per_kind.loc["photos", "model"], per_kind.loc["videos", "model"]) == ("fake:24", "fake:32", "fake:32")
     finally:
         jobs.shutdown()
         runtime.uninstall()

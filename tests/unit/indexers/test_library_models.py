@@ -61,7 +61,7 @@ def test_use_fills_new_collection_then_cuts_over(photos_db, capsys):
     assert _cli("models", "list", "--db", db) == 0
     listed = capsys.readouterr().out
     assert "size" in listed and "licence" in listed
-    assert any(line.startswith("fake:32") and line.endswith("← photos, photos-text") for line in listed.splitlines())
+    assert any(line.startswith("fake:32") and line.endswith("← photos, photos-text, catalogue, videos") for line in listed.splitlines())
     assert any(line.startswith("fake:16 ") and "dim 16" in line and line.endswith("← sounds, text") for line in listed.splitlines())
 
 
@@ -147,11 +147,113 @@ def test_text_switch_re_embeds_stored_passages(tmp_path, tmp_db, capsys):
 
 def test_unsuitable_choices_are_refused(photos_db, capsys):
     db, _ = photos_db
-    assert _cli("models", "use", "videos", "fake:32", "--db", db) == 1
-    assert "use the photo models" in capsys.readouterr().err
     assert _cli("models", "use", "photos", "sentence_transformers:all-MiniLM-L6-v2", "--db", db) == 1
     assert "does not embed photos" in capsys.readouterr().err
+    assert _cli("models", "use", "catalogue", "sentence_transformers:all-MiniLM-L6-v2", "--db", db) == 1
+    assert "does not embed photos" in capsys.readouterr().err
+    assert _cli("models", "use", "videos", "sentence_transformers:all-MiniLM-L6-v2", "--db", db) == 1
+    assert "cannot match words to video frames" in capsys.readouterr().err
+    assert _cli("models", "use", "shoes", "fake:32", "--db", db) == 1
+    assert "unknown kind 'shoes'" in capsys.readouterr().err
     assert _context(db).profile.image_to_image == "fake:16"
+
+
+def _catalogue(folder: Path, n: int = 5) -> Path:
+    """A catalogue CSV whose items are the photos in `folder`."""
+    rows = "".join(f"P{i},Item {i},{10 + i}.50,EUR,{'shoes' if i % 2 else 'bags'},{p.name}\n" for i, p in enumerate(sorted(folder.iterdir())[:n]))
+    path = folder / "catalogue.csv"
+    path.write_text("id,title,price,currency,category,image\n" + rows, encoding="utf-8")
+    return path
+
+
+def test_the_catalogue_gets_a_model_of_its_own(photos_db, capsys):
+    """`models use catalogue` fills only the catalogue's collection; a later photos switch leaves
+    the catalogue alone, and prune keeps the catalogue's model."""
+    db, folder = photos_db
+    assert _cli("index", "catalogue", str(_catalogue(folder)), "--db", db, "-q") == 0
+    assert _cli("models", "use", "catalogue", "fake:32", "--db", db, "-q") == 0
+    said = capsys.readouterr().out
+    assert "catalogue: fake:32 is active now" in said and "product: 5 filled" in said, said
+    assert _collections(db) == {"image__fake_16": 6, "product__fake_16": 5, "product__fake_32": 5}
+    ctx = _context(db)
+    p = ctx.profile
+    assert (p.image_to_image, p.image_model("product"), p.words_model("product"), p.fills("product")) == ("fake:16", "fake:32", "fake:32", ("fake:32",))
+    assert "catalogue fake:32" in ctx.profile_reason
+
+    # photo → catalogue, words → catalogue and the catalogue's own "similar" all answer from fake:32
+    assert _cli("search", "image", str(folder / "img_02.png"), "--catalogue", "--min-similarity", "0", "--db", db, "--json") == 0
+    hits = json.loads(capsys.readouterr().out)
+    assert hits[0]["id"] == "P2" and hits[0]["score"] > 0.999, hits
+    from app.search.catalogue import Catalogue
+
+    found = Catalogue(ctx.store, p, "cpu").similar_to_image(_image(folder / "img_02.png"), min_similarity=0).hits
+    assert found[0].collection == "product__fake_32" and found[0].id == "P2", found
+    assert {h.collection for h in ctx.engine.search_text("anything", kind="product", k=3)} == {"product__fake_32"}
+    assert {h.collection for h in ctx.engine.search_text("anything", kind="image", k=3)} == {"image__fake_16"}
+
+    # a new import fills the catalogue's model only
+    (folder / "catalogue.csv").write_text((folder / "catalogue.csv").read_text() + "P9,Item 9,3,EUR,bags,img_05.png\n")
+    assert _cli("index", "catalogue", str(folder / "catalogue.csv"), "--db", db, "-q", "--json") == 0
+    assert json.loads(capsys.readouterr().out)["collections"] == ["product__fake_32"]
+
+    # switching photos now leaves the catalogue on its own model
+    assert _cli("models", "use", "photos", "fake:24", "--db", db, "-q") == 0
+    said = capsys.readouterr().out
+    assert "images: 6 filled" in said and "product:" not in said and "video:" not in said, said
+    assert _cli("models", "list", "--db", db) == 0
+    listed = capsys.readouterr().out.splitlines()
+    assert any(line.startswith("fake:32 ") and line.endswith("← catalogue") for line in listed), listed
+    assert _cli("models", "prune", "--yes", "--db", db) == 0
+    assert _collections(db) == {"image__fake_24": 6, "product__fake_32": 6}
+
+
+def test_an_image_only_catalogue_model_keeps_words_on_the_photos_text_model(photos_db, capsys, monkeypatch):
+    """A catalogue model without a text tower (e.g. ResNet50) answers photo queries; words over
+    the catalogue stay with the photos-text model, and both collections are filled."""
+    from encoders import get_encoder
+    from encoders.base import EncoderSpec
+
+    image_only = get_encoder("fake:40")
+    monkeypatch.setattr(image_only, "spec", EncoderSpec("fake:40", 40, document_kinds=("image",), query_kinds=("image",)))
+    db, folder = photos_db
+    assert _cli("index", "catalogue", str(_catalogue(folder)), "--db", db, "-q") == 0
+    assert _cli("models", "use", "catalogue", "fake:40", "--db", db, "-q") == 0
+    p = _context(db).profile
+    assert (p.image_model("product"), p.words_model("product"), p.fills("product")) == ("fake:40", "fake:16", ("fake:40", "fake:16"))
+    assert not p.shared_space("product") and p.shared_space("image")
+    assert {c: n for c, n in _collections(db).items() if c.startswith("product")} == {"product__fake_16": 5, "product__fake_40": 5}
+    capsys.readouterr()
+    from app.search.catalogue import Catalogue
+
+    found = Catalogue(_context(db).store, p, "cpu").similar_to_image(_image(folder / "img_03.png"), min_similarity=0).hits
+    assert found[0].collection == "product__fake_40" and found[0].id == "P3", found
+    # words → pictures moves to fake:32: the catalogue's words follow it, its photos stay on fake:40
+    assert _cli("models", "use", "photos-text", "fake:32", "--db", db, "-q") == 0
+    assert "product: 5 filled" in capsys.readouterr().out
+    p = _context(db).profile
+    assert (p.image_model("product"), p.words_model("product"), p.words_model("video")) == ("fake:40", "fake:32", "fake:32")
+
+
+def test_videos_get_a_model_of_their_own(tmp_path, tmp_db, capsys):
+    from tests.video_samples import make_video
+
+    videos = tmp_path / "videos"
+    make_video(videos / "street.mp4", seconds=3, fps=5, size=(160, 120))
+    assert _cli("index", "video", str(videos), "--no-speech", "--db", tmp_db, "-q") == 0
+    frames = _collections(tmp_db)["video__fake_16"]
+    assert frames >= 3
+    assert _cli("models", "use", "videos", "fake:32", "--db", tmp_db, "-q") == 0
+    assert "video: 1 filled" in capsys.readouterr().out
+    assert _collections(tmp_db)["video__fake_32"] == frames
+    ctx = _context(tmp_db)
+    assert (ctx.profile.words_model("video"), ctx.profile.words_model("image"), ctx.profile.fills("video")) == ("fake:32", "fake:16", ("fake:32",))
+    from app.search.video import frame_evidence
+
+    assert frame_evidence(ctx.engine, "a street", 3)  # answered from video__fake_32 (video__fake_16 is pruned below)
+    assert _cli("models", "prune", "--yes", "--db", tmp_db) == 0
+    assert set(_collections(tmp_db)) == {"video__fake_32"}
+    moments = _context(tmp_db).engine.search_text("a street", kind="video", k=2)
+    assert moments and moments[0].start_s is not None and Path(moments[0].source).name == "street.mp4", moments
 
 
 @pytest.mark.slow
