@@ -92,9 +92,11 @@ class DocsIndexReport(IndexReport):
 
 
 def text_collection(store: VectorStore, encoder: Encoder, create: bool = True) -> Collection:
-    """The doc collection of `encoder` (records its id and dim); BM25 where the store has it."""
-    if not encoder.spec.dim:
-        encoder.load()  # models unknown to the registry learn their dim on load
+    """The doc collection of `encoder` (records its id and dim); BM25 where the store has it.
+    The encoder loads first when the collection may be created: a model that cannot load (a
+    service without it, missing weights) leaves no empty collection behind."""
+    if create or not encoder.spec.dim:
+        encoder.load()  # and models unknown to the registry learn their dim on load
     return store.collection(DOC_KIND, encoder.spec.id, encoder.spec.dim, encoder.spec.metric, create=create, bm25=True)
 
 

@@ -34,9 +34,9 @@ def test_pull_an_ollama_model_then_index_with_dim(svc, tmp_path, capsys):
     docs.mkdir()
     (docs / "herons.md").write_text("# Herons\nThe grey heron waits motionless in the reeds.")
     db = str(tmp_path / "t.db")
-    before = str(tmp_path / "before.db")
-    code, _, err = run(["index", "docs", str(docs), "--db", before, "--encoder", "ollama:mxbai-embed-large", "-q"], capsys)
+    code, _, err = run(["index", "docs", str(docs), "--db", db, "--encoder", "ollama:mxbai-embed-large", "-q"], capsys)
     assert code == 1 and "run `mmsearch models pull ollama:mxbai-embed-large`" in err  # not pulled yet
+    assert [c.name for c in VectorStore(db).list_collections()] == []  # and no empty collection left behind
 
     code, out, err = run(["models", "pull", "ollama:mxbai-embed-large"], capsys)
     assert code == 0, err
