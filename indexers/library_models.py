@@ -14,12 +14,13 @@ collections no active or pending choice uses; `prune` drops them.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass, field
 
 from encoders import get_encoder
-from encoders.base import Encoder
-from encoders.profiles import Profile, apply_choices, choice_fields, choice_kind
+from encoders.base import Encoder, EncoderError
+from encoders.profiles import PROFILES, Profile, apply_choices, choice_fields, choice_kind, sound_encoders
 from indexers.model_record import read_choices, write_choices
 from indexers.progress import Progress
 from indexers.reembed import fill
@@ -40,6 +41,7 @@ SERVED_KINDS: dict[str, tuple[tuple[str, str], ...]] = {
     "catalogue_text": (("product", ""),),
     "video": (("video", ""),),
     "audio": (("audio", ""),),
+    "audio_text": (("audio", ""),),
     "documents": (("doc", ""),),
 }
 
@@ -91,20 +93,35 @@ class SwitchReport:
         return "\n".join(lines)
 
 
-def encoders_for(kind: str, encoder: Encoder) -> list[Encoder]:
-    """What a switch of `kind` to `encoder` fills: the encoder, and for sounds its tag bridge."""
+def encoders_for(kind: str, encoder: Encoder, effective: Profile, device: str = "auto") -> list[Encoder]:
+    """What a switch of `kind` to `encoder` fills, under the `effective` profile (recorded choices
+    laid over it): the encoder; for sounds also its tag bridge; for the sounds' tag text model,
+    the sound model's bridge to it alone."""
     if kind == "sounds":
-        bridge = encoder.text_bridge()
-        return [encoder, *([bridge] if bridge is not None else [])]
+        return sound_encoders(dataclasses.replace(effective, audio=encoder.spec.id), device)
+    if kind == "sounds-text":
+        if not effective.audio:
+            raise EncoderError("choose a sound model first (`mmsearch models use sounds panns:Cnn14`)")
+        bridge = get_encoder(effective.audio, device).text_bridge(encoder.spec.id)
+        if bridge is None:
+            raise EncoderError(f"{effective.audio} stores no tags to match words against; words → sounds needs PANNs (panns:Cnn14)")
+        return [bridge]
     return [encoder]
 
 
 def switch(
-    store: VectorStore, kind: str, encoder_id: str, device: str = "auto", progress: Progress = True, fill_now: bool = True
+    store: VectorStore,
+    kind: str,
+    encoder_id: str,
+    device: str = "auto",
+    progress: Progress = True,
+    fill_now: bool = True,
+    profile: Profile | None = None,
 ) -> SwitchReport:
     """Choose `encoder_id` for `kind`: record it as pending, fill its collections from the stored
     sources, then make it active. `fill_now=False` makes it active at once without filling
-    (the next `mmsearch index …` fills it). A rerun after a kill resumes the fill."""
+    (the next `mmsearch index …` fills it). A rerun after a kill resumes the fill. `profile` is
+    the library's starting profile (the sounds' tag bridge depends on its sound and text models)."""
     kind = choice_kind(kind)
     encoder = get_encoder(encoder_id, device)
     if not encoder.spec.dim:
@@ -112,13 +129,14 @@ def switch(
     fields = choice_fields(kind, encoder.spec)
     report = SwitchReport(kind, encoder.spec.id, fields)
     choices = read_choices(store)
+    effective = apply_choices(profile or PROFILES["offline"], choices.active)
+    encoders = encoders_for(kind, encoder, effective, device)  # refuses a tag model without a sound model that has tags
     if fill_now:
         if not encoder.weights_available():
             encoder.load()  # the one-sentence "weights not found" before anything is recorded
         served = dict.fromkeys(k for k, _ in served_kinds(fields, choices.active))
         choices.pending, choices.pending_kind = dict(fields), kind
         write_choices(store, choices)
-        encoders = encoders_for(kind, encoder)
         for coll_kind in served:
             report.fills.append(fill(store, coll_kind, encoders, progress=progress))
     cut_over(store, fields, report)
@@ -160,7 +178,7 @@ def in_use(store: VectorStore, profile: Profile, text_encoder_id: str, device: s
         used.update(collection_name("video", eid) for eid in p.fills("video"))  # frames answer words only
         if p.audio:
             used.add(collection_name("audio", p.audio))
-            bridge = _bridge_id(p.audio, device)
+            bridge = _bridge_id(p.audio, p.sound_tags_text, device)
             if bridge:
                 used.add(collection_name("audio", bridge))
     for eid in {text_encoder_id, choices.pending.get("documents", "")} - {""}:
@@ -168,9 +186,9 @@ def in_use(store: VectorStore, profile: Profile, text_encoder_id: str, device: s
     return used
 
 
-def _bridge_id(audio_id: str, device: str) -> str | None:
+def _bridge_id(audio_id: str, text_id: str, device: str) -> str | None:
     try:
-        bridge = get_encoder(audio_id, device).text_bridge()
+        bridge = get_encoder(audio_id, device).text_bridge(text_id)
     except Exception:  # an encoder that cannot be built has no bridge to keep
         return None
     return bridge.spec.id if bridge is not None else None

@@ -65,15 +65,16 @@ def register(index_sub, search_sub, common: argparse.ArgumentParser) -> None:
 _positive = number_between(0, 3600, "seconds between 0 and 3600", low_inclusive=False)
 
 
-def audio_encoders(encoder_id: str, device: str, batch_size: int | None = None) -> list[Any]:
-    """The audio encoder plus, when it has tags, its text bridge (text → sound)."""
+def audio_encoders(encoder_id: str, device: str, batch_size: int | None = None, tags_text: str | None = None) -> list[Any]:
+    """The audio encoder plus, when it has tags, its text bridge (text → sound) to `tags_text`
+    (the library's tag text model; None: the default, MiniLM)."""
     from encoders import get_encoder
 
     enc = get_encoder(encoder_id, device, batch_size)
     if "audio" not in enc.spec.document_kinds:
         raise CliError(f"{encoder_id} does not embed sounds; use aisfx or panns:Cnn14")
     out = [enc]
-    bridge = enc.text_bridge()
+    bridge = enc.text_bridge(tags_text)
     if bridge is not None:
         out.append(bridge)
     return out
@@ -87,10 +88,11 @@ def cmd_index_audio(args: argparse.Namespace) -> int:
     if not args.encoder and not getattr(args, "speech", False) and (code := index_through_server(args, "audio", args.paths)) is not None:
         return code
     store = open_store(args)
-    encoder_id = args.encoder or choose_profile(args).audio
+    profile = choose_profile(args)
+    encoder_id = args.encoder or profile.audio
     if not encoder_id:
         raise CliError("this profile names no audio encoder; pass --encoder aisfx")
-    encoders = audio_encoders(encoder_id, args.device, args.batch_size)
+    encoders = audio_encoders(encoder_id, args.device, args.batch_size, profile.sound_tags_text)
     report = index_audio(args.paths, store, encoders, window_s=args.window, hop_s=args.hop, progress=not args.quiet)
     if getattr(args, "speech", False):
         from app.cli.speech import transcribe_audio_files

@@ -22,9 +22,10 @@ def register(sub, common: argparse.ArgumentParser) -> None:
         "interruption); search answers from the old model until the fill is done, then switches. The old collections "
         "stay until `mmsearch models prune --yes`. Kinds: photos, photos-text (words → pictures; these two also "
         "answer for the catalogue and video frames until those have models of their own), catalogue, videos (words → "
-        "frames), sounds, text (documents and transcripts).",
+        "frames), sounds, sounds-text (the text model sound tags are matched with: words → sounds), text (documents and "
+        "transcripts).",
     )
-    mu.add_argument("kind", metavar="KIND", help="photos, photos-text, catalogue, videos, sounds or text")
+    mu.add_argument("kind", metavar="KIND", help="photos, photos-text, catalogue, videos, sounds, sounds-text or text")
     mu.add_argument("model", metavar="ID", help="an encoder id, e.g. open_clip:ViT-B-16-SigLIP/webli (see `mmsearch models list`)")
     mu.add_argument("--no-fill", action="store_true", help="only record the choice; the next `mmsearch index …` fills its collection")
     mu.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
@@ -120,7 +121,7 @@ def cmd_models_list(args: argparse.Namespace) -> int:
         mark = f"← {', '.join(uses[eid])}" if eid in uses else ""
         out(f"{eid:<56} dim {dim:<5} {size:<21} {licence:<19} {here:<16} {mark}".rstrip())
     out("")
-    out("← the active model of each kind. Choose with `mmsearch models use KIND ID` (KIND: photos, photos-text, catalogue, videos, sounds, text); "
+    out("← the active model of each kind. Choose with `mmsearch models use KIND ID` (KIND: photos, photos-text, catalogue, videos, sounds, sounds-text, text); "
         "any open_clip MODEL/TAG and sentence_transformers NAME works too.")
     return 0
 
@@ -142,7 +143,7 @@ def cmd_models_use(args: argparse.Namespace) -> int:
             enc.load()  # "weights not found; run `mmsearch models pull …`" before anything is said or recorded
         err(f"mmsearch: filling the {args.kind} collections of {args.model} from the stored sources; "
             "search answers from the current model until this is done (interrupted? run it again to resume)")
-    report = switch(open_store(args), args.kind, args.model, args.device, progress=not args.quiet, fill_now=not args.no_fill)
+    report = switch(open_store(args), args.kind, args.model, args.device, progress=not args.quiet, fill_now=not args.no_fill, profile=ctx.profile)
     out(report.summary())
     if args.no_fill:
         out("  its collections fill on the next `mmsearch index …`; the old ones stay until `mmsearch models prune --yes`")

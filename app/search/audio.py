@@ -115,7 +115,7 @@ def search_text_audio(engine: SearchScope, query: str, k: int = 10, filter: Filt
     through transcripts of speech in audio files (`index audio --speech`). When both answer,
     the two rankings are fused (reciprocal rank) and `score` is the fused score."""
     enc = audio_encoder(engine)
-    bridge = enc.text_bridge(engine.profile.text)
+    bridge = enc.text_bridge(engine.profile.sound_tags_text)
     speech = speech_hits(engine, query, k, filter)
     if bridge is None and not speech:
         raise QueryError(

@@ -82,12 +82,13 @@ def create_api(get_context: Callable[[], Context], get_jobs: Callable[[], JobRun
             "catalogue": {"photos": p.image_model("product"), "words": p.words_model("product"), "fills": list(p.fills("product"))},
             "video": {"words": p.words_model("video"), "fills": list(p.fills("video"))},
             "audio": p.audio,
+            "audio_text": p.sound_tags_text,
             "text": ctx.text_encoder_choice()[0],
             "transcriber": ctx.settings.transcriber,
         }
 
     class ModelChoice(BaseModel):
-        kind: str = Field(description="photos, photos-text, catalogue, videos, sounds or text")
+        kind: str = Field(description="photos, photos-text, catalogue, videos, sounds, sounds-text or text")
         encoder: str = Field(description="an encoder id, e.g. open_clip:ViT-B-16-SigLIP/webli")
 
     @api.post("/models", summary="Switch the model of a kind: fill its collection from the stored sources, then cut over", status_code=202)

@@ -40,7 +40,10 @@ def run_index(ctx: Context, kind: str, paths: list[str], progress: Progress = Fa
 
         if not profile.audio:
             raise QueryError(f"the profile {profile.name} names no sound encoder")
-        return index_audio(paths, store, [get_encoder(profile.audio, device).load()], progress=progress)
+        from encoders.profiles import sound_encoders
+
+        # the sound model and its tag bridge (words → sounds), as `mmsearch index audio` fills them
+        return index_audio(paths, store, [enc.load() for enc in sound_encoders(profile, device)], progress=progress)
     if kind == "video":
         from indexers.video import index_video
 
@@ -50,7 +53,7 @@ def run_index(ctx: Context, kind: str, paths: list[str], progress: Progress = Fa
         from indexers.library_models import switch
 
         choice_kind, encoder_id = paths
-        report = switch(store, choice_kind, encoder_id, device, progress=progress)
+        report = switch(store, choice_kind, encoder_id, device, progress=progress, profile=profile)
         ctx.refresh_models()
         return report
     if kind == "docs":

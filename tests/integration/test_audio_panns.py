@@ -92,6 +92,58 @@ def test_index_and_text_search_through_tags(panns, tmp_path, store, monkeypatch)
     assert top.title == "c1" and top.score == pytest.approx(1.0, abs=1e-4)
 
 
+def test_choose_the_text_model_of_the_sound_tags(panns, tmp_path, store):
+    """`models use sounds-text ID`: the stored sounds' tags are embedded again with the chosen text
+    model (here MiniLM truncated to 128-d, a distinct id with real weights), words → sounds answer
+    from that collection, and prune keeps it while dropping the old tag collection."""
+    from app.search.engine import SearchEngine
+    from encoders.profiles import PROFILES, apply_choices
+    from indexers.audio import index_audio
+    from indexers.library_models import prunable, read_choices, switch
+
+    folder = tmp_path / "s"
+    folder.mkdir()
+    for i, secs in enumerate((1.0, 4.0)):
+        sf.write(folder / f"t{i}.wav", clip(secs, i + 3), RATE)
+    profile = dataclasses.replace(PROFILES["full"], audio="panns:Cnn14/random")
+    from encoders.profiles import sound_encoders
+
+    assert index_audio([folder], store, sound_encoders(profile, "cpu"), progress=False).indexed == 2
+    small = "sentence_transformers:all-MiniLM-L6-v2@128"
+    report = switch(store, "sounds-text", small, device="cpu", progress=False, profile=profile)
+    assert report.cut_over and report.fields == {"audio_text": small}
+    assert [(r.kind, r.indexed) for r in report.fills] == [("audio", 2)]
+    bridge_id = "panns_tags:Cnn14/random+all-MiniLM-L6-v2@128"
+    coll = store.find("audio", bridge_id)
+    assert coll is not None and coll.dim == 128 and coll.count() == store.find("audio", "panns:Cnn14/random").count()
+
+    chosen = apply_choices(profile, read_choices(store).active)
+    assert chosen.sound_tags_text == small and chosen.audio == "panns:Cnn14/random"
+    hits = SearchEngine(store, chosen, device="cpu").search_text("dog barking", kind="audio", k=2)
+    assert hits and {h.collection for h in hits} == {coll.name}
+    gone = {c.name for c in prunable(store, profile, "sentence_transformers:all-MiniLM-L6-v2", "cpu")}
+    assert gone == {"audio__panns_tags_cnn14_random_all_minilm_l6_v2"}, gone
+
+
+def test_the_server_indexes_the_tag_bridge_too(panns, tmp_path, tmp_db):
+    """`index audio` through a running server (`app.server.indexing.run_index`) fills the sound
+    model and its tag bridge, as the CLI does (it once filled only the sound model, so words →
+    sounds found nothing for sounds indexed through the server)."""
+    from app.context import Context
+    from app.server.indexing import run_index
+    from app.settings import Settings
+    from encoders.profiles import PROFILES
+
+    folder = tmp_path / "s"
+    folder.mkdir()
+    sf.write(folder / "a.wav", clip(2.0, 9), RATE)
+    ctx = Context(Settings.load(overrides={"db": tmp_db}), given_profile=dataclasses.replace(PROFILES["full"], audio="panns:Cnn14/random"))
+    report = run_index(ctx, "audio", [str(folder)])
+    assert report.indexed == 1
+    assert report.collections == ["audio__panns_cnn14_random", "audio__panns_tags_cnn14_random_all_minilm_l6_v2"]
+    assert ctx.engine.search_text("a dog", kind="audio", k=1)[0].collection == "audio__panns_tags_cnn14_random_all_minilm_l6_v2"
+
+
 def test_checkpoint_override(panns, tmp_path, monkeypatch):
     import torch
 

@@ -153,6 +153,10 @@ def test_unsuitable_choices_are_refused(photos_db, capsys):
     assert "does not embed photos" in capsys.readouterr().err
     assert _cli("models", "use", "videos", "sentence_transformers:all-MiniLM-L6-v2", "--db", db) == 1
     assert "cannot match words to video frames" in capsys.readouterr().err
+    assert _cli("models", "use", "sounds-text", "fake:32", "--db", db) == 1
+    assert "sound tags are matched with a sentence-transformers text model" in capsys.readouterr().err
+    assert _cli("models", "use", "sounds-text", "sentence_transformers:all-MiniLM-L6-v2", "--db", db, "-q") == 1
+    assert "fake:16 stores no tags to match words against" in capsys.readouterr().err  # the fake sound model has none
     assert _cli("models", "use", "shoes", "fake:32", "--db", db) == 1
     assert "unknown kind 'shoes'" in capsys.readouterr().err
     assert _context(db).profile.image_to_image == "fake:16"
