@@ -65,7 +65,60 @@ def import_pymilvus() -> ModuleType:
                 os.environ["MILVUS_URI"] = uri
     if not _verbose:  # its import resets its loggers: quiet them after it
         quiet_backend_loggers()
+    _scipy_check_when_imported()
     return pymilvus
+
+
+def _scipy_check_when_imported() -> None:
+    """Let pymilvus answer "is this a SciPy sparse matrix?" without importing SciPy.
+
+    pymilvus asks it of the data of every search and insert, and to answer imports scipy.sparse
+    on first use (~0.25 s, more than a Lite query). No SciPy sparse matrix can exist before
+    scipy.sparse is imported, so until then the answer is no; once anything has imported it,
+    pymilvus's own check runs as before. Applied where pymilvus has this helper; otherwise nothing."""
+    utils = sys.modules.get("pymilvus.client.utils")
+    helper = getattr(utils, "SciPyHelper", None)
+    init = getattr(helper, "_init", None)
+    if helper is None or init is None or getattr(helper, "_mmsearch_lazy", False) or not hasattr(helper, "_checked"):
+        return
+    original = init.__func__
+
+    def _init(cls: type) -> None:
+        if "scipy.sparse" in sys.modules:
+            original(cls)
+
+    helper._init = classmethod(_init)
+    helper._mmsearch_lazy = True
+
+
+def _import_milvus_lite() -> ModuleType | None:
+    """milvus_lite, or None where it is not installed; milvus-lite 2.5.1 without its `__init__`.
+
+    That `__init__` only sets `__version__`, reading it through pkg_resources, whose import
+    scans every installed distribution (~0.25 s, more than a Lite query). For that version the
+    package is set up here with the same `__version__` (from importlib.metadata) and its
+    submodules (`server`, `server_manager`) import as usual; any other version imports itself."""
+    if "milvus_lite" in sys.modules:
+        return sys.modules["milvus_lite"]
+    import importlib.metadata
+    import importlib.util
+
+    try:
+        version, spec = importlib.metadata.version("milvus-lite"), importlib.util.find_spec("milvus_lite")
+    except (importlib.metadata.PackageNotFoundError, ValueError):
+        version, spec = None, None
+    if spec is None or version != "2.5.1" or not spec.submodule_search_locations:
+        try:
+            with warnings.catch_warnings():  # milvus-lite 2.5 imports the deprecated pkg_resources
+                warnings.filterwarnings("ignore", message="pkg_resources is deprecated")
+                import milvus_lite
+        except ImportError:
+            return None
+        return milvus_lite
+    module = importlib.util.module_from_spec(spec)
+    module.__version__ = version
+    sys.modules["milvus_lite"] = module
+    return module
 
 
 def _pymilvus_takes(uri: str) -> bool:
@@ -127,9 +180,6 @@ def configure(token: str | None = None) -> None:
 def connect(uri: str, token: str | None = None, timeout: float = 10.0):
     """A MilvusClient for `uri`; the same object for the same URI in this process
     (a Lite `.db` can be opened only once, even within one process)."""
-    import_pymilvus()
-    if not _verbose:
-        quiet_backend_loggers()
     uri = normalise_uri(uri)
     with _lock:
         if uri in _clients:
@@ -142,6 +192,8 @@ def connect(uri: str, token: str | None = None, timeout: float = 10.0):
                 )
             Path(uri).parent.mkdir(parents=True, exist_ok=True)
             _file_locks[uri] = hold_lite_file(uri)
+            if "pymilvus" not in sys.modules:
+                _start_lite_server(uri)
         try:
             client = _open(uri, token, timeout)
         except BaseException:
@@ -159,11 +211,11 @@ def _quick_lite_start() -> None:
     ~0.1 s. This start does the same (takes the file lock, spawns the same command with the same
     environment, fails the same way when the process dies first), but polls the socket and
     returns once it exists, waiting up to 60 s on a loaded machine. Applied to that version only; any other keeps its own start."""
+    milvus_lite = _import_milvus_lite()
+    if milvus_lite is None:
+        return
     try:
-        with warnings.catch_warnings():  # milvus-lite 2.5 imports the deprecated pkg_resources
-            warnings.filterwarnings("ignore", message="pkg_resources is deprecated")
-            import milvus_lite
-            from milvus_lite import server
+        from milvus_lite import server
     except ImportError:
         return
     cls = server.Server
@@ -201,8 +253,31 @@ def _quick_lite_start() -> None:
     cls._mmsearch_quick = True
 
 
+def _start_lite_server(uri: str) -> None:
+    """Start Milvus Lite's server process for the file `uri` now, on a thread, so that it comes
+    up (on the other core) while this one imports pymilvus; pymilvus's connect then finds it
+    started (milvus_lite's server manager keeps one server per file, and makes a second caller
+    wait for the first). A start that fails here is left to pymilvus's own, which fails the same
+    way and says so."""
+    if _import_milvus_lite() is None:
+        return
+    _quick_lite_start()
+
+    def start() -> None:
+        try:
+            from milvus_lite.server_manager import server_manager_instance
+
+            server_manager_instance.start_and_get_uri(uri)
+        except Exception:  # pymilvus starts it again and reports the failure
+            log.debug("starting Milvus Lite for %s early failed", uri, exc_info=True)
+
+    threading.Thread(target=start, name="milvus-lite-start", daemon=True).start()
+
+
 def _open(uri: str, token: str | None, timeout: float):
     pymilvus = import_pymilvus()
+    if not _verbose:
+        quiet_backend_loggers()
     if is_lite(uri):
         _quick_lite_start()
     MilvusClient, MilvusException = pymilvus.MilvusClient, pymilvus.exceptions.MilvusException

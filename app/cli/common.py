@@ -8,10 +8,13 @@ import json
 import logging
 import sys
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
-from app.context import Context
 from app.errors import CliError
+
+if TYPE_CHECKING:
+    from app.context import Context
+    from app.settings import Settings
 
 __all__ = ["CliError", "context", "out", "err", "open_store", "choose_profile", "server", "make_engine", "index_through_server", "image_encoders", "existing_file", "number_between", "print_hits", "print_good_hits", "finish_report", "min_score", "ENCODER_HELP"]
 
@@ -27,8 +30,19 @@ def err(text: str) -> None:
 
 
 def context(args: argparse.Namespace) -> Context:
-    """The command's context, built once by `main` from the flags, environment and config file."""
-    return args.ctx
+    """The command's context, built once from the settings `main` loaded (flags, environment,
+    config file): by `main`, or here on first use for the commands that may go through a
+    running server (`main.LAZY_CONTEXT_COMMANDS`)."""
+    ctx = getattr(args, "ctx", None)
+    if ctx is None:
+        ctx = args.ctx = args.context_factory(args.settings)
+    return ctx
+
+
+def settings_of(args: argparse.Namespace) -> Settings:
+    """The command's settings, without building its context."""
+    settings = getattr(args, "settings", None)
+    return settings if settings is not None else context(args).settings
 
 
 def open_store(args: argparse.Namespace):
@@ -45,6 +59,7 @@ def warm_text_model(args: argparse.Namespace) -> None:
     if getattr(args, "text_model_warmed", False):
         return
     args.text_model_warmed = True
+    context(args)  # the settings are handed to the encoders before the thread loads one
     if not (args.command == "ask" or (args.command == "search" and getattr(args, "what", None) == "text")):
         return
     import threading
@@ -115,9 +130,10 @@ def server(args: argparse.Namespace):
     if not hasattr(args, "server_client"):
         from app.server.client import connect
 
-        args.server_client = connect(context(args).settings)
+        settings = settings_of(args)
+        args.server_client = connect(settings)
         if args.server_client is not None:
-            err(f"mmsearch: through the server at {args.server_client.info.url} (it has {context(args).settings.db} open)")
+            err(f"mmsearch: through the server at {args.server_client.info.url} (it has {settings.db} open)")
     return args.server_client
 
 
@@ -200,9 +216,13 @@ def print_good_hits(
 ) -> None:
     """Print the hits above the good-match threshold; say so when none is good."""
     from app.search.hits import split_by_threshold
-    from indexers.calibration import CUT_OFF_SEARCHES
 
-    threshold = min_score(engine, args, kind, query_kind, encoder_id) if (kind, query_kind) in CUT_OFF_SEARCHES else None
+    if getattr(args, "min_score", "auto") == "auto" and getattr(engine, "threshold_is_cut_off", False):
+        threshold = min_score(engine, args, kind, query_kind, encoder_id)  # a server's: None where no cut-off applies
+    else:
+        from indexers.calibration import CUT_OFF_SEARCHES
+
+        threshold = min_score(engine, args, kind, query_kind, encoder_id) if (kind, query_kind) in CUT_OFF_SEARCHES else None
     good, weak = split_by_threshold(hits, threshold)
     if hits and not good:
         err(

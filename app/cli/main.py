@@ -44,13 +44,18 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def build_context(args: argparse.Namespace, context_factory: Callable[[Settings], Context] = Context) -> Context:
-    """Settings from the flags (over the environment, over mmsearch.toml), and the context on them.
-    The effective values are written back to `args`, so commands read one truth."""
+def load_settings(args: argparse.Namespace) -> Settings:
+    """Settings from the flags (over the environment, over mmsearch.toml). The effective values
+    are written back to `args`, so commands read one truth."""
     overrides = {name: getattr(args, name, None) for name in ("db", "device", "profile")}
     settings = Settings.load(overrides=overrides)
     args.db, args.device, args.profile = settings.db, settings.device, settings.profile
-    return context_factory(settings)
+    return settings
+
+
+# Commands that build their context on first use (`app.cli.common.context`): through a running
+# server they never do, so they load no models and open no database (no numpy, no pymilvus).
+LAZY_CONTEXT_COMMANDS = (("search", "text"),)
 
 
 # Commands that only read: run as the program, they leave without the interpreter's teardown.
@@ -110,12 +115,15 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace, context_fact
     from app.errors import user_message
 
     try:
-        args.ctx = build_context(args, context_factory)
+        args.settings = load_settings(args)
     except SettingsError as exc:
         if exc.from_flag:
             parser.error(str(exc).removeprefix("invalid setting: "))
         err(f"mmsearch: error: {exc}")
         return 1
+    args.context_factory = context_factory
+    if (args.command, getattr(args, "what", None)) not in LAZY_CONTEXT_COMMANDS:
+        args.ctx = context_factory(args.settings)
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:

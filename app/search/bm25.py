@@ -35,11 +35,27 @@ _TOKENS = re.compile(f"([{_CJK}]+)|((?:(?![{_CJK}])\\w)+)", re.UNICODE)
 _STOP = frozenset(BM25_STOP_WORDS)
 
 
-@lru_cache(maxsize=1)
-def _stemmer() -> Any:
-    import snowballstemmer
+_local = threading.local()
 
-    return snowballstemmer.stemmer("english")
+
+def _stemmer() -> Any:
+    """This thread's Snowball English stemmer (a stemmer keeps state while it stems a word).
+
+    PyStemmer (the Snowball project's C library) where installed: the same algorithm as
+    snowballstemmer's pure-Python port, the same stems (tests/unit/app/search/test_stemmer.py),
+    about ten times faster, and it loads no other language."""
+    stemmer = getattr(_local, "stemmer", None)
+    if stemmer is None:
+        try:
+            import Stemmer
+
+            stemmer = Stemmer.Stemmer("english")
+        except ImportError:  # the pure-Python port of the same algorithm
+            from snowballstemmer.english_stemmer import EnglishStemmer
+
+            stemmer = EnglishStemmer()
+        _local.stemmer = stemmer
+    return stemmer
 
 
 @lru_cache(maxsize=65536)

