@@ -49,12 +49,6 @@ def citation(hit: Hit) -> dict[str, Any]:
     }
 
 
-def score_label(relevance: float | None, score: float) -> str:
-    """What a reader is shown for a citation: the passage's similarity to the question where it is
-    known ("similarity score 0.62"), else the ranking's score ("score 7.410": BM25 in `--mode bm25`)."""
-    return f"similarity score {relevance:.2f}" if relevance is not None else f"score {score:.3f}"
-
-
 _END = re.compile(r"[.!?。．？！:;)\]”\"'’]$|[다요까죠음함임됨]$")
 _URL = re.compile(r"^\S+://\S+$|^www\.\S+$")
 _NUMBERED = re.compile(r"^(?:\(?[0-9a-zA-Z]{1,3}[.)]\s*)+")

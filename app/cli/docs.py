@@ -133,7 +133,7 @@ def cmd_index_docs(args: argparse.Namespace) -> int:
 
 def _ask_through_server(client: Any, args: argparse.Namespace) -> int:
     """`ask` while `mmsearch serve` holds the database: the server retrieves and answers, streamed."""
-    from app.answer.ask import score_label
+    from app.search.hits import score_label
 
     for flag in ("rerank", "llm_url", "encoder", "dim"):
         if getattr(args, flag, None):
@@ -167,14 +167,16 @@ def _ask_through_server(client: Any, args: argparse.Namespace) -> int:
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
-    from app.answer.ask import ask_stream, hit_label, score_label
-    from app.search.docs import Retriever
     from app.search.queries import clean_text_query
 
     clean_text_query(args.question)  # an empty question fails before models and the database are touched
     client = server(args)
     if client is not None:
-        return _ask_through_server(client, args)
+        return _ask_through_server(client, args)  # imports no models, numpy or database client
+    from app.answer.ask import ask_stream, hit_label
+    from app.search.hits import score_label
+    from app.search.docs import Retriever
+
     store = open_store(args)
     retriever = Retriever(
         store, _encoder_id(args, store), device=args.device, mode=args.mode, rerank=args.rerank, bm25=args.bm25,

@@ -55,7 +55,7 @@ def load_settings(args: argparse.Namespace) -> Settings:
 
 # Commands that build their context on first use (`app.cli.common.context`): through a running
 # server they never do, so they load no models and open no database (no numpy, no pymilvus).
-LAZY_CONTEXT_COMMANDS = (("search", "text"),)
+LAZY_CONTEXT_COMMANDS = (("search", "text"), ("ask", None))
 
 
 # Commands that only read: run as the program, they leave without the interpreter's teardown.

@@ -89,3 +89,9 @@ def fmt_span(hit: Hit) -> str:
         return ""
     end = f"–{hit.end_s:.1f}" if hit.end_s is not None else ""
     return f"{hit.start_s:.1f}{end} s"
+
+
+def score_label(relevance: float | None, score: float) -> str:
+    """What a reader is shown for a citation: the passage's similarity to the question where it is
+    known ("similarity score 0.62"), else the ranking's score ("score 7.410": BM25 in `--mode bm25`)."""
+    return f"similarity score {relevance:.2f}" if relevance is not None else f"score {score:.3f}"

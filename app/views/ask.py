@@ -80,7 +80,7 @@ def safe(pieces: Iterable[str]) -> Iterator[str]:
 
 
 def show_citations(citations: list[dict[str, Any]]) -> None:
-    from app.answer.ask import score_label
+    from app.search.hits import score_label
 
     if not citations:
         return

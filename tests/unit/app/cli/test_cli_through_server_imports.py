@@ -59,6 +59,16 @@ class StandIn(BaseHTTPRequestHandler):
             return self.answer({"detail": "no"}, 401)
         body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
         self.requests.append(("POST", self.path, body))
+        if self.path == "/api/ask":  # a streamed answer: JSON lines
+            lines = [{"type": "text", "text": "Owls hunt at night [1]."},
+                     {"type": "answer", "citations": [{**HIT, "relevance": 0.81}], "generator": "extractive (stand-in)"}]
+            data = b"".join(json.dumps(line).encode() + b"\n" for line in lines)
+            self.send_response(200)
+            self.send_header("Content-Type", "application/x-ndjson")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+            return None
         if self.path != "/api/search/text":
             return self.answer({"detail": "not found"}, 404)
         self.answer({"hits": [HIT], "good_match": None})
@@ -113,3 +123,12 @@ def test_a_numeric_min_score_through_a_server_still_cuts_only_photo_searches(sta
     got = run_probe(["search", "text", "owls", "--kind", "doc", "--db", str(stand_in), "--min-score", "0.9"], stand_in.parent)
     assert got["code"] == 0, got["stderr"][-3000:]
     assert "Owls" in got["stdout"] and "no good match" not in got["stderr"]
+
+
+def test_ask_through_a_server_loads_no_models_nor_database(stand_in: Path) -> None:
+    got = run_probe(["ask", "when do owls hunt", "--db", str(stand_in)], stand_in.parent)
+    assert got["code"] == 0, got["stderr"][-3000:]
+    assert "Owls hunt at night [1]." in got["stdout"] and "[1] /docs/owls.md  (similarity score 0.81)" in got["stdout"], got["stdout"]
+    assert "answered by extractive (stand-in)" in got["stderr"]
+    assert any(r[:2] == ("POST", "/api/ask") and r[2]["question"] == "when do owls hunt" for r in StandIn.requests)
+    assert got["loaded"] == [], got["loaded"]
