@@ -37,7 +37,9 @@ from encoders.ids import PANNS_ID, RESNET50_ID
 from milvus.store import collection_name
 from tests.model_hub import PULLED_MODELS, published_sha256, run_cli, serve, user_env
 
-pytestmark = pytest.mark.slow
+# Pulling and loading six models is minutes of CPU; the bound is for a hang, and generous for a
+# loaded 2-core machine (the default 900 s once ran out while other jobs shared the cores).
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(2400)]
 log = logging.getLogger(__name__)
 
 CLIP = "open_clip:ViT-B-32/laion2b_s34b_b79k"
