@@ -63,7 +63,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     return mmsearch_main(argv, context_factory=fake_context)
 
 
-def run(*args: str, timeout: float = 120, preexec_fn: Callable[[], None] | None = None) -> subprocess.CompletedProcess:
+def run(*args: str, timeout: float = 600, preexec_fn: Callable[[], None] | None = None) -> subprocess.CompletedProcess:
     """`mmsearch ARGS` with the fakes, in a child process of the repository's Python; text output.
     The child inherits this process's environment (the test session's MMSEARCH_HOME)."""
     env = dict(os.environ, PYTHONUNBUFFERED="1")

@@ -78,7 +78,7 @@ class Server:
             hdrs["Content-Type"] = "application/json"
         req = urllib.request.Request(self.url + path, data=data, headers=hdrs, method=method)
         try:
-            with urllib.request.urlopen(req, timeout=120) as r:
+            with urllib.request.urlopen(req, timeout=600) as r:
                 status, payload, ctype = r.status, r.read(), r.headers.get("content-type", "")
         except urllib.error.HTTPError as e:
             status, payload, ctype = e.code, e.read(), e.headers.get("content-type", "")

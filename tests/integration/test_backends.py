@@ -202,11 +202,11 @@ def test_two_processes_share_a_server(backend, tmp_path):
     )
     if name == "lite":
         VectorStore(uri)  # a Lite .db is one process's file: the others must be told so
-        res = subprocess.run([sys.executable, "-c", code, uri, "p"], capture_output=True, text=True, env=env, timeout=120)
+        res = subprocess.run([sys.executable, "-c", code, uri, "p"], capture_output=True, text=True, env=env, timeout=600)
         assert res.returncode != 0 and "in use by another process" in res.stderr
         return
     procs = [subprocess.Popen([sys.executable, "-c", code, uri, tag], stdout=subprocess.PIPE, text=True, env=env) for tag in ("p", "q")]
-    outs = [p.communicate(timeout=120)[0].strip() for p in procs]
+    outs = [p.communicate(timeout=600)[0].strip() for p in procs]
     assert [p.returncode for p in procs] == [0, 0]
     assert outs == ["5", "5"]
     assert VectorStore(uri).find("image", "fake:8").count() == 100
@@ -218,11 +218,11 @@ def test_lite_lock_message(tmp_path):
     VectorStore(uri)  # this process now holds the file
     try:
         res = subprocess.run(
-            [sys.executable, "-m", "app.cli", "doctor", "--db", uri], capture_output=True, text=True, timeout=120
+            [sys.executable, "-m", "app.cli", "doctor", "--db", uri], capture_output=True, text=True, timeout=600
         )
         res2 = subprocess.run(
             [sys.executable, "-m", "app.cli", "search", "text", "cat", "--db", uri, "--profile", "offline"],
-            capture_output=True, text=True, timeout=120,
+            capture_output=True, text=True, timeout=600,
         )
     finally:
         close(uri)
@@ -247,7 +247,7 @@ def test_db_serve_shares_a_lite_file(tmp_path):
         uri = f"http://127.0.0.1:{port}"
         code = "import sys, numpy as np\nfrom milvus import VectorStore\nc = VectorStore(sys.argv[1]).collection('image', 'fake:8', 8)\nc.upsert([{'id': sys.argv[2], 'vector': np.ones(8)}])\n"
         for tag in ("a", "b"):
-            subprocess.run([sys.executable, "-c", code, uri, tag], check=True, timeout=120)
+            subprocess.run([sys.executable, "-c", code, uri, tag], check=True, timeout=600)
         assert VectorStore(uri).find("image", "fake:8").existing_ids(["a", "b"]) == {"a", "b"}
         close(uri)
     finally:

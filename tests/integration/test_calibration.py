@@ -71,7 +71,7 @@ def test_doctor_and_status_page_show_each_collections_cut_off(indexed, capsys, m
         monkeypatch.setenv("MMSEARCH_DB", indexed)
         monkeypatch.setenv("MMSEARCH_PROFILE", "offline")
         page = Path(__file__).resolve().parents[2] / "app" / "views" / "status.py"
-        at = AppTest.from_file(str(page), default_timeout=120).run()
+        at = AppTest.from_file(str(page), default_timeout=600).run()
         assert not at.exception
         table = at.dataframe[0].value.set_index("model")["good match"]  # a row per collection, named by its model
         assert table["timm:efficientnet_lite0"] == photo

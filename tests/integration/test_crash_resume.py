@@ -70,7 +70,7 @@ def test_sigkill_then_rerun_equals_clean_run(tmp_path: Path, photos_dir: Path):
     seen = _wait_for_line(proc, f"failpoint {BATCH_STORED} reached")
     assert seen, "the indexer ended without reaching its first stored batch"
     proc.send_signal(signal.SIGKILL)
-    proc.communicate(timeout=60)
+    proc.communicate(timeout=300)
     assert proc.returncode == -signal.SIGKILL
 
     partial = _ids(crash_db)

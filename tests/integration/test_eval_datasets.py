@@ -19,7 +19,7 @@ pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _eval(home: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+def _eval(home: Path, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
     """`mmsearch eval ARGS` with its own MMSEARCH_HOME (Whisper base is joined there, not in the session's)."""
     proc = subprocess.run(
         [sys.executable, "-m", "app.cli", "eval", *args, "--profile", "offline", "--device", "cpu"],

@@ -51,7 +51,7 @@ def _speak(text: str) -> np.ndarray:
 
     from encoders.transcribe import SAMPLE_RATE
 
-    wav = subprocess.run(["espeak-ng", "-v", "ko", "-s", "120", "--stdout", text], check=True, capture_output=True, timeout=60).stdout
+    wav = subprocess.run(["espeak-ng", "-v", "ko", "-s", "120", "--stdout", text], check=True, capture_output=True, timeout=300).stdout
     samples, rate = sf.read(io.BytesIO(wav), dtype="float32")
     return soxr.resample(samples, rate, SAMPLE_RATE).astype(np.float32)
 

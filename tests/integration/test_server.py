@@ -102,7 +102,7 @@ def test_token_is_required_for_the_api_and_the_app(server):
     # the app's first page takes ?token= and hands the browser a cookie for its other requests
     import urllib.request
 
-    with urllib.request.urlopen(f"{server.url}/?token={TOKEN}", timeout=60) as r:
+    with urllib.request.urlopen(f"{server.url}/?token={TOKEN}", timeout=600) as r:
         assert r.status == 200 and f"mmsearch_token={TOKEN}" in r.headers.get("set-cookie", "")
 
 

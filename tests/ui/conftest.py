@@ -30,7 +30,7 @@ CHROMIUM_ARGS = [
 
 
 @contextmanager
-def streamlit_server(db_uri: str, env_extra: dict[str, str] | None = None, timeout: float = 90.0) -> Iterator[str]:
+def streamlit_server(db_uri: str, env_extra: dict[str, str] | None = None, timeout: float = 600.0) -> Iterator[str]:
     """Run `streamlit run app/streamlit_app.py` on 127.0.0.1 and yield its URL.
 
     The caller must have closed its own client of a Lite `.db`: the file is one process's.

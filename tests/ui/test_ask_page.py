@@ -57,7 +57,7 @@ def test_apptest_extractive_answer_cites_the_video_and_time(docs_db, monkeypatch
 
     monkeypatch.setenv("MMSEARCH_DB", docs_db)
     monkeypatch.setenv("MMSEARCH_LLM", "extractive")
-    at = AppTest.from_file(ASK_PAGE, default_timeout=120)
+    at = AppTest.from_file(ASK_PAGE, default_timeout=600)
     try:
         at.run()
         assert not at.exception
@@ -92,15 +92,15 @@ def test_browser_chat_streams_an_llm_answer_with_citations(docs_db, browser):
             page = browser.new_page(viewport={"width": 1300, "height": 1000})
             page.goto(url, wait_until="networkidle")
             page.get_by_role("link", name="Ask your documents").click()  # the page is in the app's navigation
-            page.get_by_role("heading", name="Ask your documents").wait_for(timeout=60_000)
+            page.get_by_role("heading", name="Ask your documents").wait_for(timeout=300_000)
             box = page.get_by_placeholder("Ask a question about your documents")
             box.fill("May I redistribute the software in binary form?")
             box.press("Enter")
             # streaming: the first pieces show while the stand-in server is still sending the rest
-            page.get_by_text("redistribution", exact=False).first.wait_for(timeout=120_000)
+            page.get_by_text("redistribution", exact=False).first.wait_for(timeout=300_000)
             assert page.get_by_text("is reproduced").count() == 0
             llm.release.set()
-            page.get_by_text("Sources", exact=True).wait_for(timeout=60_000)
+            page.get_by_text("Sources", exact=True).wait_for(timeout=300_000)
             page.get_by_text("is reproduced [1].", exact=False).first.wait_for(timeout=10_000)
             captions = page.locator("[data-testid='stCaptionContainer']").all_inner_texts()
             assert any(c.startswith("[1] BSD") and "/BSD" in c and "score" in c for c in captions), captions
@@ -123,7 +123,7 @@ def test_apptest_empty_database_says_what_to_do(tmp_path, monkeypatch):
     uri = str(tmp_path / "empty.db")
     monkeypatch.setenv("MMSEARCH_DB", uri)
     monkeypatch.setenv("MMSEARCH_LLM", "extractive")
-    at = AppTest.from_file(ASK_PAGE, default_timeout=120)
+    at = AppTest.from_file(ASK_PAGE, default_timeout=600)
     try:
         at.run()
         assert not at.exception and not at.error
@@ -144,7 +144,7 @@ def test_apptest_unreachable_language_model_is_a_friendly_sentence(docs_db, monk
     monkeypatch.setenv("MMSEARCH_DB", docs_db)
     monkeypatch.setenv("MMSEARCH_LLM", "auto")
     monkeypatch.setenv("OLLAMA_HOST", f"http://127.0.0.1:{free_port()}")
-    at = AppTest.from_file(ASK_PAGE, default_timeout=120)
+    at = AppTest.from_file(ASK_PAGE, default_timeout=600)
     try:
         at.run()
         at.chat_input[0].set_value("When do barn owls lay their eggs?").run()

@@ -61,7 +61,7 @@ def apptest(sounds_db, monkeypatch):
     uri, _ = sounds_db
     monkeypatch.setenv("MMSEARCH_DB", uri)
     monkeypatch.setenv("MMSEARCH_PROFILE", "offline")
-    at = AppTest.from_file(AUDIO_PAGE, default_timeout=120)
+    at = AppTest.from_file(AUDIO_PAGE, default_timeout=600)
     yield at
     st.cache_resource.clear()
     close(uri)
@@ -125,15 +125,15 @@ def test_browser_search_plays_from_the_window_and_screenshot(sounds_db, browser)
         page = browser.new_page(viewport={"width": 1400, "height": 1300})
         page.goto(url, wait_until="networkidle")
         page.locator("[data-testid='stSidebarNav']").get_by_text("Sounds").click()
-        page.get_by_text("Search your sounds").wait_for(timeout=60_000)
+        page.get_by_text("Search your sounds").wait_for(timeout=300_000)
         page.locator("input[type='file']").set_input_files(str(SOUNDS / "phone-incoming-call.oga"))
-        page.locator("[data-testid='stFileChip']").first.wait_for(timeout=30_000)
+        page.locator("[data-testid='stFileChip']").first.wait_for(timeout=300_000)
         page.get_by_role("button", name="Search").click()
-        page.get_by_text("Sounds like").wait_for(timeout=120_000)
-        page.get_by_text("street-scene").first.wait_for(timeout=30_000)
+        page.get_by_text("Sounds like").wait_for(timeout=300_000)
+        page.get_by_text("street-scene").first.wait_for(timeout=300_000)
         page.wait_for_function(  # the query's player and the hits' (8), each with its media loaded
             "() => { const a = [...document.querySelectorAll('audio')]; return a.length >= 9 && a.every(x => x.readyState >= 1); }",
-            timeout=30_000,
+            timeout=300_000,
         )
         # the scene's best window holds the phone ring (30–40 s): its player starts there
         starts = page.evaluate("() => [...document.querySelectorAll('audio')].map(a => a.currentTime)")
@@ -178,7 +178,7 @@ def test_documents_do_not_turn_the_word_box_on(sounds_and_docs_db, monkeypatch):
     monkeypatch.setenv("MMSEARCH_DB", sounds_and_docs_db)
     monkeypatch.setenv("MMSEARCH_PROFILE", "offline")
     try:
-        at = AppTest.from_file(AUDIO_PAGE, default_timeout=120).run()
+        at = AppTest.from_file(AUDIO_PAGE, default_timeout=600).run()
         assert not at.exception and not at.error
         assert at.text_input[0].disabled
     finally:
@@ -193,14 +193,14 @@ def test_browser_an_aiff_sound_plays_from_its_window(sounds_and_docs_db, browser
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.goto(url, wait_until="networkidle")
         page.locator("[data-testid='stSidebarNav']").get_by_text("Sounds").click()
-        page.get_by_text("Search your sounds").wait_for(timeout=60_000)
+        page.get_by_text("Search your sounds").wait_for(timeout=300_000)
         page.locator("input[type='file']").set_input_files(str(SOUNDS / "bell.oga"))
-        page.locator("[data-testid='stFileChip']").first.wait_for(timeout=30_000)
+        page.locator("[data-testid='stFileChip']").first.wait_for(timeout=300_000)
         page.get_by_role("button", name="Search").click()
-        page.get_by_text("Sounds like").wait_for(timeout=120_000)
+        page.get_by_text("Sounds like").wait_for(timeout=300_000)
         page.wait_for_function(  # the query's player and the hit's, both able to play
             "() => { const a = [...document.querySelectorAll('audio')]; return a.length >= 2 && a.every(x => x.readyState >= 2 && !x.error); }",
-            timeout=60_000,
+            timeout=300_000,
         )
         assert page.get_by_text("cannot be played").count() == 0
         page.close()
@@ -240,7 +240,7 @@ def test_words_over_transcripts_are_labelled_as_uncalibrated(spoken_db, monkeypa
     monkeypatch.setenv("MMSEARCH_DB", spoken_db)
     monkeypatch.setenv("MMSEARCH_PROFILE", "offline")
     try:
-        at = AppTest.from_file(AUDIO_PAGE, default_timeout=120).run()
+        at = AppTest.from_file(AUDIO_PAGE, default_timeout=600).run()
         assert not at.text_input[0].disabled  # transcripts of sounds: words can find them
         at.text_input[0].input("ill disposed young man")
         at.button[0].click().run()

@@ -58,7 +58,7 @@ def apptest(catalogue_db, monkeypatch):
     monkeypatch.setenv("MMSEARCH_PROFILE", "offline")
     st.cache_resource.clear()
     st.cache_data.clear()
-    at = AppTest.from_file(CATALOGUE_PAGE, default_timeout=120)
+    at = AppTest.from_file(CATALOGUE_PAGE, default_timeout=600)
     yield at
     # AppTest runs in this process: drop the cached store, then release the Lite file
     st.cache_resource.clear()
@@ -135,7 +135,7 @@ def test_empty_catalogue_says_how_to_import(tmp_path, monkeypatch):
     monkeypatch.setenv("MMSEARCH_DB", uri)
     monkeypatch.setenv("MMSEARCH_PROFILE", "offline")
     st.cache_resource.clear()
-    at = AppTest.from_file(CATALOGUE_PAGE, default_timeout=60).run()
+    at = AppTest.from_file(CATALOGUE_PAGE, default_timeout=600).run()
     st.cache_resource.clear()
     close(uri)
     assert not at.exception
@@ -166,7 +166,7 @@ def test_composed_query_form_on_a_shared_space_profile(fake_profile, tmp_path, m
     monkeypatch.setenv("MMSEARCH_DB", uri)
     monkeypatch.setenv("MMSEARCH_PROFILE", "full")
     st.cache_resource.clear()
-    at = AppTest.from_file(CATALOGUE_PAGE, default_timeout=60)
+    at = AppTest.from_file(CATALOGUE_PAGE, default_timeout=600)
     at.query_params["item"] = "F0"
     at.run()
     try:
@@ -190,25 +190,25 @@ def test_browser_catalogue_detail_and_screenshot(catalogue_db, browser, tmp_path
     with streamlit_server(copy, {"MMSEARCH_PROFILE": "offline"}) as url:
         page = browser.new_page(viewport={"width": 1400, "height": 2600})
         page.goto(url + "/catalogue", wait_until="networkidle")
-        page.get_by_text("33 items · page 1 of 2").wait_for(timeout=120_000)
+        page.get_by_text("33 items · page 1 of 2").wait_for(timeout=300_000)
         # find the item by words, then open it from the grid
         page.get_by_label("Words in the title").fill(orig["title"])
         page.get_by_label("Words in the title").press("Enter")
-        page.get_by_text("2 items · page 1 of 1").wait_for(timeout=60_000)  # the item and its lookalike, by title
+        page.get_by_text("2 items · page 1 of 1").wait_for(timeout=300_000)  # the item and its lookalike, by title
         # the rerun replaces the grid: wait until no element of the previous run is left, then
         # open the card that shows the item's own title
-        page.wait_for_function("document.querySelectorAll('[data-stale=\"true\"]').length === 0", timeout=60_000)
+        page.wait_for_function("document.querySelectorAll('[data-stale=\"true\"]').length === 0", timeout=300_000)
         card = page.locator("[data-testid='stColumn']").filter(has=page.get_by_text(orig["title"], exact=True))
         card.get_by_role("button", name="View").first.click()
-        page.get_by_text("Similar but cheaper").wait_for(timeout=120_000)
+        page.get_by_text("Similar but cheaper").wait_for(timeout=300_000)
         assert f"item={orig['id']}" in page.url
         cheaper_rail = page.locator("h3", has_text="Similar but cheaper")
         assert cheaper_rail.count() == 1
-        page.get_by_text(dup["title"]).first.wait_for(timeout=30_000)
-        page.get_by_text("save ").first.wait_for(timeout=30_000)
+        page.get_by_text(dup["title"]).first.wait_for(timeout=300_000)
+        page.get_by_text("save ").first.wait_for(timeout=300_000)
         # the similarity-vs-price chart is drawn
-        page.locator("[data-testid='stVegaLiteChart']").first.wait_for(timeout=60_000)
-        page.wait_for_function("Array.from(document.images).every(i => i.complete && i.naturalWidth > 0)", timeout=30_000)
+        page.locator("[data-testid='stVegaLiteChart']").first.wait_for(timeout=300_000)
+        page.wait_for_function("Array.from(document.images).every(i => i.complete && i.naturalWidth > 0)", timeout=300_000)
         page.wait_for_timeout(1500)  # let the chart and layout settle
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "catalogue.png"), full_page=True)
@@ -216,7 +216,7 @@ def test_browser_catalogue_detail_and_screenshot(catalogue_db, browser, tmp_path
         page.locator("[data-testid='stSelectbox']").filter(has_text="or pick a candidate").click()
         page.get_by_role("option").filter(has_text=dup["title"]).first.click()
         page.get_by_role("button", name="Open this item").click()
-        page.get_by_role("heading", name=dup["title"]).wait_for(timeout=60_000)
+        page.get_by_role("heading", name=dup["title"]).wait_for(timeout=300_000)
         assert f"item={dup['id']}" in page.url
         page.close()
     assert (ARTIFACTS / "catalogue.png").stat().st_size > 20_000
@@ -279,19 +279,19 @@ def test_browser_clicking_a_chart_dot_opens_the_item(catalogue_db, browser, tmp_
         page = browser.new_page(viewport={"width": 1400, "height": 2600})
         page.goto(url + f"/catalogue?item={orig['id']}", wait_until="networkidle")
         chart = page.locator("[data-testid='stVegaLiteChart']").first
-        chart.wait_for(timeout=120_000)
-        page.locator("[data-testid='stVegaLiteChart'] canvas, [data-testid='stVegaLiteChart'] svg").first.wait_for(timeout=60_000)
+        chart.wait_for(timeout=300_000)
+        page.locator("[data-testid='stVegaLiteChart'] canvas, [data-testid='stVegaLiteChart'] svg").first.wait_for(timeout=300_000)
         chart.scroll_into_view_if_needed()
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        page.get_by_text("Click a dot to open that item").wait_for(timeout=30_000)
-        page.wait_for_function("document.querySelectorAll('[data-stale=\"true\"]').length === 0", timeout=60_000)
+        page.get_by_text("Click a dot to open that item").wait_for(timeout=300_000)
+        page.wait_for_function("document.querySelectorAll('[data-stale=\"true\"]').length === 0", timeout=300_000)
         shot = chart.screenshot()
         (ARTIFACTS / "catalogue-chart.png").write_bytes(shot)
         dot = _green_dot(shot)
         assert dot is not None, "no cheaper-lookalike dot drawn"
         box = chart.bounding_box()
         page.mouse.click(box["x"] + dot[0], box["y"] + dot[1])
-        page.get_by_role("heading", name=dup["title"], exact=True).wait_for(timeout=60_000)
-        page.wait_for_url(f"**item={dup['id']}", timeout=30_000)  # bookmarkable
+        page.get_by_role("heading", name=dup["title"], exact=True).wait_for(timeout=300_000)
+        page.wait_for_url(f"**item={dup['id']}", timeout=300_000)  # bookmarkable
         page.screenshot(path=str(ARTIFACTS / "catalogue-opened-from-chart.png"), full_page=True)
         page.close()

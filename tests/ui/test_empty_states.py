@@ -39,7 +39,7 @@ def empty_db(tmp_path, monkeypatch):
 def test_apptest_empty_page_says_what_to_do(empty_db, page, title, command, what):
     from streamlit.testing.v1 import AppTest
 
-    at = AppTest.from_file(str(REPO / "app" / "views" / page), default_timeout=120).run()
+    at = AppTest.from_file(str(REPO / "app" / "views" / page), default_timeout=600).run()
     assert not at.exception, at.exception
     assert not at.error, [e.value for e in at.error]
     infos = [i.value for i in at.info]
@@ -51,7 +51,7 @@ def test_apptest_empty_page_says_what_to_do(empty_db, page, title, command, what
 def test_apptest_status_page_when_empty(empty_db):
     from streamlit.testing.v1 import AppTest
 
-    at = AppTest.from_file(str(REPO / "app" / "views" / "status.py"), default_timeout=120).run()
+    at = AppTest.from_file(str(REPO / "app" / "views" / "status.py"), default_timeout=600).run()
     assert not at.exception and not at.error
     assert any("Library page" in i.value and "`mmsearch index images PATH`" in i.value for i in at.info)
 
@@ -65,16 +65,16 @@ def test_browser_every_page_shows_its_empty_state(tmp_path, browser):
         for file, title, command, what in PAGES:
             page.locator("[data-testid='stSidebarNav']").get_by_text(title, exact=True).click()
             alert = page.locator("[data-testid='stAlertContentInfo']").filter(has_text=f"Add {what} on the Library page")
-            alert.wait_for(timeout=120_000)
+            alert.wait_for(timeout=300_000)
             assert alert.locator("code").first.inner_text() == command  # a command, not `backticks`
             assert "`" not in alert.inner_text()
             assert page.locator("[data-testid='stAlertContentError'], [data-testid='stException']").count() == 0
             page.screenshot(path=str(ARTIFACTS / f"empty-{file.removesuffix('.py')}.png"), full_page=True)
         page.locator("[data-testid='stSidebarNav']").get_by_text("Status", exact=True).click()
-        page.get_by_text("Nothing is indexed yet").wait_for(timeout=60_000)
+        page.get_by_text("Nothing is indexed yet").wait_for(timeout=300_000)
         page.screenshot(path=str(ARTIFACTS / "empty-status.png"), full_page=True)
         # the empty state's link leads to the Library page, where content is added
         page.locator("[data-testid='stMain'] [data-testid='stPageLink'] a").first.click()
-        page.wait_for_url("**/library", timeout=60_000)
-        page.get_by_role("heading", name="Library").first.wait_for(timeout=60_000)
+        page.wait_for_url("**/library", timeout=300_000)
+        page.get_by_role("heading", name="Library").first.wait_for(timeout=300_000)
         page.close()

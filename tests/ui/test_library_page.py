@@ -24,14 +24,14 @@ def test_upload_on_the_library_page_then_find_them_on_search(tmp_path: Path, sam
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         try:
             page.goto(server.url + "/library", wait_until="networkidle")
-            page.get_by_text("Index jobs", exact=True).wait_for(timeout=120_000)
-            page.get_by_text("No index jobs yet").wait_for(timeout=60_000)  # the empty state says what to do
+            page.get_by_text("Index jobs", exact=True).wait_for(timeout=300_000)
+            page.get_by_text("No index jobs yet").wait_for(timeout=300_000)  # the empty state says what to do
             assert "mmsearch" in page.title().lower()
             assert page.get_by_role("button", name="Deploy").count() == 0  # the toolbar is the viewer's
-            page.locator("input[type='file']").first.wait_for(state="attached", timeout=120_000)
+            page.locator("input[type='file']").first.wait_for(state="attached", timeout=300_000)
             page.locator("input[type='file']").first.set_input_files([str(sample_photos / n) for n in names])
             page.get_by_role("button", name="Index these files").click()
-            page.get_by_text(f"Indexing {len(names)} file(s)").wait_for(timeout=60_000)
+            page.get_by_text(f"Indexing {len(names)} file(s)").wait_for(timeout=300_000)
             # the job list refreshes itself: wait for the finished job's counts
             page.get_by_text(f"{len(names)} indexed").wait_for(timeout=600_000)
             page.screenshot(path=str(ARTIFACTS / "library.png"), full_page=True)
@@ -40,7 +40,7 @@ def test_upload_on_the_library_page_then_find_them_on_search(tmp_path: Path, sam
             page.get_by_label("Describe what you are looking for").fill("a cat")
             page.get_by_role("button", name="Search").click()
             page.get_by_text("Results for").wait_for(timeout=300_000)
-            page.get_by_text("chelsea").first.wait_for(timeout=60_000)
+            page.get_by_text("chelsea").first.wait_for(timeout=300_000)
         finally:
             page.close()
         status, jobs = server.request("GET", "/api/jobs")

@@ -20,7 +20,7 @@ def apptest(indexed_photos_db, monkeypatch):
 
     monkeypatch.setenv("MMSEARCH_DB", indexed_photos_db)
     monkeypatch.setenv("MMSEARCH_PROFILE", "offline")
-    at = AppTest.from_file(SEARCH_PAGE, default_timeout=120)
+    at = AppTest.from_file(SEARCH_PAGE, default_timeout=600)
     yield at
     # AppTest runs in this process: drop the cached store, then release the Lite file
     st.cache_resource.clear()
@@ -68,7 +68,7 @@ def test_empty_index_says_what_to_do(tmp_path, monkeypatch):
     uri = str(tmp_path / "empty.db")
     monkeypatch.setenv("MMSEARCH_DB", uri)
     monkeypatch.setenv("MMSEARCH_PROFILE", "offline")
-    at = AppTest.from_file(SEARCH_PAGE, default_timeout=120).run()
+    at = AppTest.from_file(SEARCH_PAGE, default_timeout=600).run()
     st.cache_resource.clear()
     close(uri)
     assert not at.exception and not at.error
@@ -101,27 +101,27 @@ def test_browser_search_and_screenshot(indexed_photos_db, browser):
         page.goto(url, wait_until="networkidle")
         page.get_by_label("Describe what you are looking for").fill("a cat")
         page.get_by_role("button", name="Search").click()
-        page.get_by_text("Results for").wait_for(timeout=120_000)
-        page.get_by_text("chelsea").first.wait_for(timeout=30_000)
+        page.get_by_text("Results for").wait_for(timeout=300_000)
+        page.get_by_text("chelsea").first.wait_for(timeout=300_000)
         # the first card is the cat photo, with its score and a thumbnail
         images = page.locator("[data-testid='stImage'] img")
-        images.first.wait_for(timeout=30_000)
+        images.first.wait_for(timeout=300_000)
         assert images.count() >= 4
-        page.wait_for_function("() => [...document.images].every(i => i.complete)", timeout=30_000)
+        page.wait_for_function("() => [...document.images].every(i => i.complete)", timeout=300_000)
         assert page.get_by_text("score ").count() >= 4
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "search.png"), full_page=True)
         # the viewer: the full photo, its path, size and date, and "more like this"
         page.get_by_role("button", name="View").first.click()
         dialog = page.get_by_role("dialog")
-        dialog.get_by_text("path: ").wait_for(timeout=60_000)
+        dialog.get_by_text("path: ").wait_for(timeout=300_000)
         assert "chelsea" in dialog.get_by_text("path: ").inner_text()
         assert "pixels" in dialog.get_by_text("size: ").inner_text()
         dialog.get_by_text("date: ").wait_for(timeout=10_000)
-        dialog.locator("img").first.wait_for(timeout=30_000)
+        dialog.locator("img").first.wait_for(timeout=300_000)
         page.screenshot(path=str(ARTIFACTS / "search-viewer.png"))
         dialog.get_by_role("button", name="More like this").click()
-        page.get_by_text("More like chelsea").wait_for(timeout=120_000)
+        page.get_by_text("More like chelsea").wait_for(timeout=300_000)
         page.close()
 
 
@@ -143,7 +143,7 @@ def test_words_and_a_photo_make_one_query_in_a_shared_space(fake_profile, make_i
     monkeypatch.setenv("MMSEARCH_PROFILE", "full")
     st.cache_resource.clear()
     photo = min(folder.iterdir())
-    at = AppTest.from_file(SEARCH_PAGE, default_timeout=60)
+    at = AppTest.from_file(SEARCH_PAGE, default_timeout=600)
     try:
         at.run()
         at.text_input[0].input("but red")

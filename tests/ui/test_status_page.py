@@ -20,7 +20,7 @@ def test_apptest_collections_and_models(indexed_photos_db, monkeypatch):
 
     monkeypatch.setenv("MMSEARCH_DB", indexed_photos_db)
     monkeypatch.setenv("MMSEARCH_PROFILE", "offline")
-    at = AppTest.from_file(STATUS_PAGE, default_timeout=120)
+    at = AppTest.from_file(STATUS_PAGE, default_timeout=600)
     try:
         at.run()
         assert not at.exception and not at.error, [e.value for e in at.error]
@@ -42,8 +42,8 @@ def test_browser_status_screenshot(indexed_photos_db, browser):
         page = browser.new_page(viewport={"width": 1300, "height": 1000})
         page.goto(url, wait_until="networkidle")
         page.locator("[data-testid='stSidebarNav']").get_by_text("Status", exact=True).click()
-        page.get_by_text("Weights loaded from").wait_for(timeout=120_000)
-        page.locator("[data-testid='stDataFrame']").nth(1).wait_for(timeout=60_000)
+        page.get_by_text("Weights loaded from").wait_for(timeout=300_000)
+        page.locator("[data-testid='stDataFrame']").nth(1).wait_for(timeout=300_000)
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "status.png"), full_page=True)
         page.close()

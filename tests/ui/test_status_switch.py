@@ -28,7 +28,7 @@ def test_status_page_switches_photos_model(fake_profile, make_images, tmp_db, mo
     index_images([make_images(4)], ctx.store, [get_encoder("fake:16", "cpu")], progress=False)
     jobs = runtime.make_jobs(ctx)
     runtime.install(ctx, jobs)
-    at = AppTest.from_file(STATUS_PAGE, default_timeout=120)
+    at = AppTest.from_file(STATUS_PAGE, default_timeout=600)
     try:
         at.run()
         assert not at.exception and not at.error, [e.value for e in at.error]
@@ -41,7 +41,7 @@ def test_status_page_switches_photos_model(fake_profile, make_images, tmp_db, mo
         assert not at.exception and not at.error, [e.value for e in at.error]
         assert "Switching photos to fake:32" in " ".join(s.value for s in at.success).replace("\\", "")  # Markdown-escaped
         job = next(j for j in jobs.list() if j.kind == "models")
-        job = jobs.wait(job.id, timeout=120)
+        job = jobs.wait(job.id, timeout=600)
         assert job is not None and job.state == "done", job and job.error
         assert job.indexed == 4
 
@@ -59,7 +59,7 @@ def test_status_page_switches_photos_model(fake_profile, make_images, tmp_db, mo
         at.text_input(key="switch_other").set_value("fake:24")
         at.button(key="switch_button").click().run()
         assert not at.exception and not at.error, [e.value for e in at.error]
-        job = jobs.wait(next(j for j in jobs.list() if j.kind == "models" and "catalogue" in j.label).id, timeout=120)
+        job = jobs.wait(next(j for j in jobs.list() if j.kind == "models" and "catalogue" in j.label).id, timeout=600)
         assert job is not None and job.state == "done", job and job.error
         at.text_input(key="switch_other").set_value("")
         at.run()

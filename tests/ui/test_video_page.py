@@ -47,7 +47,7 @@ def apptest(video_db, monkeypatch):
 
     monkeypatch.setenv("MMSEARCH_DB", video_db)
     monkeypatch.setenv("MMSEARCH_PROFILE", "offline")
-    at = AppTest.from_file(VIDEO_PAGE, default_timeout=120)
+    at = AppTest.from_file(VIDEO_PAGE, default_timeout=600)
     yield at
     st.cache_resource.clear()
     close(video_db)
@@ -71,14 +71,14 @@ def test_browser_player_starts_at_the_moment_and_screenshot(video_db, browser):
         page = browser.new_page(viewport={"width": 1400, "height": 1200})
         page.goto(url, wait_until="networkidle")
         page.locator("[data-testid='stSidebarNav']").get_by_text("Video moments").click()
-        page.get_by_text("Find moments in your videos").wait_for(timeout=60_000)
+        page.get_by_text("Find moments in your videos").wait_for(timeout=300_000)
         page.get_by_label("Describe a moment, or quote what is said").fill(PHRASE)
         page.get_by_role("button", name="Search").click()
-        page.get_by_text("Moments for").wait_for(timeout=120_000)
-        page.locator(".video-timeline").first.wait_for(timeout=30_000)
+        page.get_by_text("Moments for").wait_for(timeout=300_000)
+        page.locator(".video-timeline").first.wait_for(timeout=300_000)
         page.wait_for_function(
             "() => { const v = [...document.querySelectorAll('video')]; return v.length >= 1 && v.every(x => x.readyState >= 1); }",
-            timeout=30_000,
+            timeout=300_000,
         )
         starts = page.evaluate("() => [...document.querySelectorAll('video')].map(v => v.currentTime)")
         assert abs(starts[0] - SPEECH_AT) <= 2.0, starts
@@ -120,15 +120,15 @@ def test_browser_an_avi_hit_plays_from_its_moment(vtest_db, browser, tmp_path):
         page.get_by_label("Describe a moment, or quote what is said").fill("people walking")
         page.get_by_label("Moments", exact=True).fill("3")
         page.get_by_role("button", name="Search").click()
-        page.get_by_text("Moments for").wait_for(timeout=120_000)
+        page.get_by_text("Moments for").wait_for(timeout=300_000)
         timeline = page.locator(".video-timeline").first
-        timeline.wait_for(timeout=60_000)
+        timeline.wait_for(timeout=300_000)
         assert "no sound track" in timeline.inner_text() and "speech" not in timeline.inner_text()
         title = page.locator("[data-testid='stMarkdownContainer']").filter(has_text="1. vtest.avi").first
         start = float(title.inner_text().rsplit(" at ", 1)[1].removesuffix(" s").strip())
         page.wait_for_function(
             "() => { const v = document.querySelector('video'); return v && v.readyState >= 2 && !v.error; }",
-            timeout=120_000,
+            timeout=300_000,
         )
         state = page.evaluate("() => { const v = document.querySelector('video'); return [v.readyState, v.currentTime, v.error]; }")
         assert state[0] >= 2 and state[2] is None and abs(state[1] - start) <= 1.0, (state, start)

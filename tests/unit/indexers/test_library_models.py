@@ -275,7 +275,7 @@ def test_killed_fill_resumes_and_search_stays_on_the_old_model(make_images, tmp_
     assert proc.stderr is not None
     assert any(f"failpoint {BATCH_STORED} reached" in line for line in proc.stderr), "the fill ended before its first batch"
     proc.send_signal(signal.SIGKILL)
-    proc.communicate(timeout=60)
+    proc.communicate(timeout=300)
 
     from indexers.library_models import read_choices
     from milvus.client import close

@@ -183,7 +183,7 @@ def test_milvus_uri_may_be_a_lite_path(tmp_path):
     repo = str(Path(__file__).resolve().parents[3])
     env = {**os.environ, "MILVUS_URI": "./data/x.db", "PYTHONPATH": os.pathsep.join(filter(None, [repo, os.environ.get("PYTHONPATH")]))}
     env.pop("MMSEARCH_DB", None)
-    proc = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120, check=False)
+    proc = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600, check=False)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "COUNT 1" in proc.stdout
     assert db.is_file()
