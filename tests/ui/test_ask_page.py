@@ -101,14 +101,14 @@ def test_browser_chat_streams_an_llm_answer_with_citations(docs_db, browser):
             assert page.get_by_text("is reproduced").count() == 0
             llm.release.set()
             page.get_by_text("Sources", exact=True).wait_for(timeout=300_000)
-            page.get_by_text("is reproduced [1].", exact=False).first.wait_for(timeout=10_000)
+            page.get_by_text("is reproduced [1].", exact=False).first.wait_for(timeout=300_000)
             captions = page.locator("[data-testid='stCaptionContainer']").all_inner_texts()
             assert any(c.startswith("[1] BSD") and "/BSD" in c and "score" in c for c in captions), captions
             page.get_by_text("May I redistribute the software").first.scroll_into_view_if_needed()
             ARTIFACTS.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(ARTIFACTS / "ask.png"), full_page=True)
             page.get_by_text("Passage [1]").first.click()  # the cited text, shown as plain text
-            page.get_by_text("Redistribution and use in source and binary forms", exact=False).first.wait_for(timeout=10_000)
+            page.get_by_text("Redistribution and use in source and binary forms", exact=False).first.wait_for(timeout=300_000)
             page.close()
     chats = [r for r in llm.requests if r["path"] == "/api/chat"]
     assert len(chats) == 1 and chats[0]["body"]["model"] == "fake-llm:1b"

@@ -117,7 +117,7 @@ def test_browser_search_and_screenshot(indexed_photos_db, browser):
         dialog.get_by_text("path: ").wait_for(timeout=300_000)
         assert "chelsea" in dialog.get_by_text("path: ").inner_text()
         assert "pixels" in dialog.get_by_text("size: ").inner_text()
-        dialog.get_by_text("date: ").wait_for(timeout=10_000)
+        dialog.get_by_text("date: ").wait_for(timeout=300_000)
         dialog.locator("img").first.wait_for(timeout=300_000)
         page.screenshot(path=str(ARTIFACTS / "search-viewer.png"))
         dialog.get_by_role("button", name="More like this").click()
