@@ -1,6 +1,6 @@
 """A photo library of N items, end to end: write, index, size, query.
 
-    python -m bench.library --n 2000 [--n 5000 …] [--store-sizes 10000,100000] [--device cpu]
+    python -m bench.library --n 2000 [--n 5000 …] [--store-sizes 10000,100000] [--device cpu] [--chunk 2000]
 
 - Photos: Fashion-MNIST's 70,000 28×28 grayscale images (Debian's `dataset-fashion-mnist`,
   read as a gzip stream, one image at a time) written as small PNG files, 1,000 per folder;
@@ -8,7 +8,8 @@
   is new content). Nothing holds more than one image in memory while writing.
 - Indexing: `indexers.images.index_images` with the offline profile's image encoders (or
   `--encoder`), into a fresh Milvus Lite `.db`, with a progress line per ~5 %; images/s is
-  over the whole run (hash, decode, thumbnail, embed, upsert, flush, calibration).
+  over the whole run (hash, decode, thumbnail, embed, upsert, flush, calibration). Files are
+  hashed and checked against the store `--chunk` at a time (the indexer's default: 2,000).
 - Memory: the bench process's peak RSS (VmHWM, reset before each run) and its RSS sampled at
   every batch, to show whether it grows with N; Milvus Lite's own server process is reported
   apart (it holds the collection, so it grows with N by design).
@@ -138,7 +139,7 @@ def pct(values: list[float], q: float) -> float:
 
 
 # -- runs -----------------------------------------------------------------------------------
-def index_run(n: int, work: Path, encoder_ids: list[str], device: str, queries: int) -> dict:
+def index_run(n: int, work: Path, encoder_ids: list[str], device: str, queries: int, chunk: int | None = None) -> dict:
     """Write N photos, index them into a fresh .db; measure speed, memory, size and queries."""
     import numpy as np
 
@@ -163,18 +164,20 @@ def index_run(n: int, work: Path, encoder_ids: list[str], device: str, queries: 
         enc.load()
     store = VectorStore(str(db))
     samples: list[tuple[float, float]] = []  # (done, RSS MB) at every batch
+    loads: list[float] = []  # 1-minute load average at every batch
     step = max(1, n // 20)
     last = [0.0]
 
     def sink(done: float, total: float) -> None:
         samples.append((done, rss_mb()))
+        loads.append(os.getloadavg()[0])
         if done - last[0] >= step or done == total:
             last[0] = done
             log.info("indexed %d / %d (RSS %.0f MB)", done, total, samples[-1][1])
 
     reset_peak()
     t0 = time.perf_counter()
-    report = index_images([photos], store, encoders, progress=sink)
+    report = index_images([photos], store, encoders, progress=sink, **({"chunk_size": chunk} if chunk else {}))
     seconds = time.perf_counter() - t0
     peak = rss_mb(field="VmHWM")
     lite = sum(rss_mb(p) for p in child_pids())
@@ -190,7 +193,10 @@ def index_run(n: int, work: Path, encoder_ids: list[str], device: str, queries: 
         "lite_rss": lite,
         "db_mb": tree_mb(db),
         "thumbs_mb": tree_mb(thumbs) if thumbs.exists() else 0.0,
+        "load": (min(loads), statistics.median(loads), max(loads)) if loads else (float("nan"),) * 3,
     }
+    log.info("n=%d: %.1f images/s, peak RSS %.0f MB, RSS by quarter %s MB, load min/median/max %.1f/%.1f/%.1f",
+             n, out["per_s"], peak, " / ".join(f"{x:.0f}" for x in out["rss_quarters"]), *out["load"])
     # warm queries: words through text→image, a photo through image→image; encode and store apart
     from encoders.profiles import PROFILES
 
@@ -266,6 +272,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--queries", type=int, default=100)
     ap.add_argument("--store-sizes", default="10000,100000", help="rows for the store-only latency runs ('' for none)")
+    ap.add_argument("--chunk", type=int, default=None, help="files hashed and checked against the store at a time (default: the indexer's)")
     ap.add_argument("--work", type=Path, default=None, help="where photos and databases go (default: a temp folder, removed)")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
@@ -273,6 +280,7 @@ def main(argv: list[str] | None = None) -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
     from encoders.profiles import PROFILES
+    from indexers.images import CHUNK
 
     encoder_ids = args.encoder or list(PROFILES["offline"].image_encoders)
     sizes = args.n or [2000]
@@ -280,7 +288,7 @@ def main(argv: list[str] | None = None) -> None:
     work = args.work or Path(tempfile.mkdtemp(prefix="mmsearch-library-"))
     work.mkdir(parents=True, exist_ok=True)
     try:
-        runs = [index_run(n, work, encoder_ids, args.device, args.queries) for n in sizes]
+        runs = [index_run(n, work, encoder_ids, args.device, args.queries, args.chunk) for n in sizes]
         stores = [store_run(int(s), runs[0]["dim"], work, args.queries) for s in args.store_sizes.split(",") if s.strip()]
     finally:
         if args.work is None:
@@ -310,10 +318,15 @@ def main(argv: list[str] | None = None) -> None:
     write_result(
         "library",
         "A photo library end to end (Fashion-MNIST + generated)",
-        f"--n {sizes_s}, encoders {', '.join(encoder_ids)}, device {args.device}, {args.queries} warm queries, store sizes {args.store_sizes}",
+        f"--n {sizes_s}, encoders {', '.join(encoder_ids)}, device {args.device}, {args.queries} warm queries, "
+        f"store sizes {args.store_sizes}, chunk {args.chunk or CHUNK}",
         table,
-        notes="Command: `python -m bench.library " + " ".join(f"--n {n}" for n in sizes) + f" --store-sizes {args.store_sizes}`. "
-        f"Load average at the start / end: {load_start:.1f} / {os.getloadavg()[0]:.1f} (on {os.cpu_count()} cores).",
+        notes="Command: `python -m bench.library " + " ".join(f"--n {n}" for n in sizes)
+        + (f" --queries {args.queries}" if args.queries != 100 else "") + (f" --chunk {args.chunk}" if args.chunk else "")
+        + f" --store-sizes {args.store_sizes}`. "
+        f"Load average at the start / end: {load_start:.1f} / {os.getloadavg()[0]:.1f} (on {os.cpu_count()} cores); "
+        "during indexing (1-minute, sampled at every batch) min / median / max: "
+        + ", ".join(f"{r['n']:,} photos {r['load'][0]:.1f} / {r['load'][1]:.1f} / {r['load'][2]:.1f}" for r in runs) + ".",
         pkgs=("torch", "timm", "sentence-transformers"),
     )
 

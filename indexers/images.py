@@ -7,12 +7,13 @@ import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from itertools import islice
+from typing import Any, Iterable, Iterator, Sequence, TypeVar
 
 from encoders.base import Encoder
 from indexers import failpoints
 from indexers.calibration import finish_collections
-from indexers.files import digest_files, discover, item_id
+from indexers.files import count_files, digest_files, item_id, iter_files
 from indexers.image_io import (
     IMAGE_EXTENSIONS,
     ImageDecodeError,
@@ -27,6 +28,10 @@ from milvus import Collection, VectorStore
 
 log = logging.getLogger(__name__)
 FIRST_STEP = 8  # photos in the first pipeline step (its decoding cannot overlap a forward pass)
+# Files hashed and checked against the store at a time: the run's bookkeeping is one chunk's,
+# not the library's (~77 MB of paths, digests and ids at 100k files when it was all kept).
+CHUNK = 2000
+T = TypeVar("T")
 
 
 @dataclass
@@ -81,65 +86,97 @@ def index_images(
     batch_size: int | None = None,
     progress: Progress = True,
     workers: int = 2,
+    chunk_size: int = CHUNK,
 ) -> IndexReport:
     """Index every image under `paths` with each encoder; skip what is already stored.
 
-    Files are hashed first (cheap) so a re-run only decodes and embeds new content;
-    the next batch decodes on worker threads while the model embeds the current one, and
-    torch's threads beside them follow the measured costs (`ThreadPlan`).
+    Files stream from the folder walk in chunks of `chunk_size`: each chunk is hashed (cheap)
+    and checked against the store, so a re-run only decodes and embeds new content, and the
+    run holds one chunk's bookkeeping whatever the library's size. The next batch decodes on
+    worker threads while the model embeds the current one, and torch's threads beside them
+    follow the measured costs (`ThreadPlan`). The progress total is every file found; files
+    already stored (or unreadable) count as done when their chunk is checked.
     """
 
     t0 = time.perf_counter()
     batch_size = batch_size or pipeline_batch(encoders)
+    chunk_size = max(1, chunk_size)
     report = IndexReport(kind="images")
-    files, missing = discover(paths, IMAGE_EXTENSIONS)
-    for p, reason in missing:
-        report.skip(p, reason)
+    total = count_files(paths, IMAGE_EXTENSIONS, on_missing=report.skip)  # a walk that keeps nothing
     collections: list[tuple[Encoder, Collection]] = [
         (enc, store.collection("image", enc.spec.id, enc.spec.dim, enc.spec.metric)) for enc in encoders
     ]
     report.collections = [c.name for _, c in collections]
+    bar = progress_bar(progress, total, "img", "indexing images")
 
-    # 1. hash every file; keep those missing from any collection
-    digests = digest_files(files, report, workers)
-    ids = {p: item_id(d) for p, d in digests.items()}
-    present = [c.existing_ids(ids.values()) for _, c in collections]
-    todo = [p for p in digests if not all(ids[p] in s for s in present)]
-    report.unchanged = len(digests) - len(todo)
-
-    # 2. decode the next batch while embedding this one
-    # a small first step: nothing overlaps its decoding, so the model waits for all of it
-    first = min(batch_size, FIRST_STEP)
-    batches = [todo[:first]] + [todo[i : i + batch_size] for i in range(first, len(todo), batch_size)] if todo else []
-    bar = progress_bar(progress, len(todo), "img", "indexing images")
     with ThreadPoolExecutor(workers) as pool, ThreadPlan(workers, encoders) as plan:
 
-        def submit(batch: list[Path]) -> list[Future]:
-            return [pool.submit(plan.timed, _safe_decode, p, digests[p], store.uri, encoders) for p in batch]
+        def todo() -> Iterator[tuple[Path, str]]:
+            """(file, digest) of each file missing from a collection, one chunk checked at a time."""
+            for chunk in _chunks(iter_files(paths, IMAGE_EXTENSIONS), chunk_size):
+                failed_before = len(report.failed)
+                digests = digest_files(chunk, report, workers, pool)
+                ids = {p: item_id(d) for p, d in digests.items()}
+                present = [c.existing_ids(ids.values()) for _, c in collections]
+                new = [(p, digests[p]) for p in digests if not all(ids[p] in s for s in present)]
+                unchanged = len(digests) - len(new)
+                report.unchanged += unchanged
+                del chunk, digests, ids, present
+                skipped = unchanged + len(report.failed) - failed_before
+                if skipped:
+                    bar.update(skipped)
+                yield from new
 
-        pending = submit(batches[0]) if batches else []
-        for i, batch in enumerate(batches):
+        def submit(batch: list[tuple[Path, str]]) -> list[Future]:
+            return [pool.submit(plan.timed, _safe_decode, p, digest, store.uri, encoders) for p, digest in batch]
+
+        # a small first step: nothing overlaps its decoding, so the model waits for all of it
+        batches = _batches(todo(), min(batch_size, FIRST_STEP), batch_size)
+        batch = next(batches, [])
+        pending = submit(batch)
+        i = 0
+        while batch:
             t_wait = time.perf_counter()
             results = [f.result() for f in pending]
             t_ready = time.perf_counter()
-            pending = submit(batches[i + 1]) if i + 1 < len(batches) else []
+            following = next(batches, [])  # may hash and check the next chunk (the workers are free)
+            checking_s = time.perf_counter() - t_ready  # not part of this step's decode and forward
+            pending = submit(following)
             good: list[DecodedImage] = []
-            for p, res in zip(batch, results):
+            for (p, _), res in zip(batch, results):
                 if isinstance(res, str):
                     report.skip(str(p), res)
                 else:
                     good.append(res)
+            del results
             forward_s = _embed_and_store(good, collections, store.uri) if good else 0.0
             # the first batch's decoding overlapped nothing: its step starts when it is ready
-            plan.record(len(good), time.perf_counter() - (t_ready if i == 0 else t_wait), forward_s)
+            plan.record(len(good), time.perf_counter() - (t_ready if i == 0 else t_wait) - checking_s, forward_s)
             if good:
                 report.indexed += len(good)
                 failpoints.reached(failpoints.BATCH_STORED)
             bar.update(len(batch))
+            batch, good, i = following, [], i + 1
     bar.close()
     finish_collections(collections, bool(report.indexed))
     report.seconds = time.perf_counter() - t0
     return report
+
+
+def _chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    """Consecutive lists of `size` items (the last may be shorter), pulled lazily."""
+    it = iter(items)
+    while chunk := list(islice(it, size)):
+        yield chunk
+
+
+def _batches(items: Iterable[T], first: int, size: int) -> Iterator[list[T]]:
+    """A batch of `first` items, then batches of `size`, pulled lazily across chunk boundaries."""
+    it = iter(items)
+    n = first
+    while batch := list(islice(it, n)):
+        yield batch
+        n = size
 
 
 def _embed_and_store(batch: list[DecodedImage], collections: list[tuple[Encoder, Collection]], store_uri: str) -> float:
