@@ -139,10 +139,13 @@ def calibrate_from_distribution(collection, encoder, sample: int = 400, seed: in
     # queries of the stored items' own kind (a photo, a clip): pairs of stored items
     own_kinds = [k for k in encoder.spec.query_kinds if k != "text" and k in encoder.spec.document_kinds]
     if own_kinds:
-        rows = collection.query(limit=sample * 5, with_vectors=True)
-        if len(rows) > sample:  # a spread of the collection, not only its first files
-            keep = np.random.default_rng(seed).choice(len(rows), sample, replace=False)
-            rows = [rows[i] for i in sorted(keep)]
+        # ids first, then the chosen rows' vectors: Milvus Lite took 223 s to return 2,000 rows
+        # with 1280-d vectors in one query, against 0.9 s for this (1,000 rows: 5.4 s)
+        ids = [r["id"] for r in collection.query(limit=sample * 5)]
+        if len(ids) > sample:  # a spread of the collection, not only its first files
+            keep = np.random.default_rng(seed).choice(len(ids), sample, replace=False)
+            ids = [ids[i] for i in sorted(keep)]
+        rows = [r for i in range(0, len(ids), 100) for r in collection.get(ids[i : i + 100], with_vectors=True)]
         if len(rows) >= 5:
             vecs = np.asarray([r["vector"] for r in rows], dtype=np.float32)
             pairs = _cross_file_similarities(vecs, [r.get("source") for r in rows])
