@@ -9,8 +9,9 @@ from __future__ import annotations
 import copy
 import logging
 import threading
+import time
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -125,6 +126,98 @@ def _split_transform(transform: Any) -> tuple[list[Any], np.ndarray, np.ndarray]
     return split
 
 
+class BatchSizePlan:
+    """A CPU model's batch size, chosen from its measured time per item on the real inputs.
+
+    Which size is fastest depends on the load: on 2 idle cores EfficientNet-Lite0 forwards
+    ~85 images/s 2 at a time and ~70 32 at a time, but on a contended machine each small
+    batch waits at every layer for a descheduled intra-op thread and 8 or 32 at a time win
+    (`python -m bench.index_images`). So the plan tries each candidate size on the items it
+    is embedding anyway (at least `PROBE_ITEMS`), largest first (a small batch on a loaded
+    machine costs several times a large one; a large one on an idle machine ~1.2× a small
+    one), keeps the fastest per item, and measures a candidate again once `REPROBE_ITEMS`
+    items have gone by without it (the load of a shared machine changes). Measurements are
+    kept per torch thread count (the pipeline's `ThreadPlan` changes it), as decayed sums
+    (half-life `HALF_LIFE_ITEMS`). The first pass it is told about is ignored: a process's
+    first forward pass pays one-time costs. Each size is chosen when the previous pass has
+    been recorded, so a size that turns slow is left within the same call. Thread-safe; the
+    encoder times its forward passes (`Encoder._measured`) and calls `record`.
+    """
+
+    PROBE_ITEMS = 4  # items a candidate is measured on before it counts (2 passes of 2)
+    REPROBE_ITEMS = 128  # items after which a candidate's measurement is stale
+    HALF_LIFE_ITEMS = 32.0
+
+    def __init__(self, sizes: Sequence[int], threads: Callable[[], int] = lambda: 1) -> None:
+        self.sizes = tuple(sorted({int(s) for s in sizes if s > 0}))
+        if not self.sizes:
+            raise ValueError("a batch size plan needs at least one size")
+        self._threads = threads
+        self._lock = threading.Lock()
+        self.forget()
+
+    def forget(self) -> None:
+        """Drop every measurement (the next chunk is again ignored as a warm-up)."""
+        with getattr(self, "_lock", threading.Lock()):
+            # threads → size → [decayed seconds, decayed items, `_items` when last measured, items since probed]
+            self._stats: dict[int, dict[int, list[float]]] = {}
+            self._items = 0  # items recorded in all
+            self._warm = False
+
+    def per_item(self, size: int, threads: int | None = None) -> float | None:
+        """Measured seconds per item at `size` (at `threads`, default torch's now); None if not measured."""
+        with self._lock:
+            st = self._stats.get(self._threads() if threads is None else threads, {}).get(size)
+            return st[0] / st[1] if st and st[1] else None
+
+    def chunks(self, n: int) -> Iterator[int]:
+        """Sizes of the forward passes (summing to `n`) that embed `n` items, each chosen when
+        the previous one has been recorded: a fitting candidate not measured yet (or stale),
+        largest first, else the one measured fastest per item (fewer items left than it: all
+        of them in one pass)."""
+        left = n
+        while left > 0:
+            size = min(self.next_size(left), left)
+            yield size
+            left -= size
+
+    def next_size(self, left: int) -> int:
+        """The next forward pass's size with `left` items still to embed."""
+        with self._lock:
+            stats = self._stats.get(self._threads(), {})
+            fit = [s for s in self.sizes if s <= left] or [self.sizes[0]]
+            for s in reversed(fit):  # largest first: the safe size on a loaded machine
+                st = stats.get(s)
+                if st is None or st[3] < self.PROBE_ITEMS or self._items - st[2] >= self.REPROBE_ITEMS:
+                    return s
+            # the fastest measured, fitting or not: fewer items left than it are one pass
+            measured = [s for s in self.sizes if s in stats and stats[s][1]]
+            return min(measured, key=lambda s: stats[s][0] / stats[s][1]) if measured else fit[0]
+
+    def record(self, size: int, seconds: float) -> None:
+        """One forward pass of `size` items took `seconds` (counted when `size` is a candidate)."""
+        if size <= 0:
+            return
+        with self._lock:
+            if not self._warm:
+                self._warm = True
+                return
+            self._items += size
+            if size not in self.sizes:
+                return
+            stats = self._stats.setdefault(self._threads(), {})
+            st = stats.get(size)
+            if st is None or self._items - size - st[2] >= self.REPROBE_ITEMS:
+                st = stats[size] = [0.0, 0.0, 0.0, 0.0]  # stale: measured again from scratch
+            d = 0.5 ** (size / self.HALF_LIFE_ITEMS)
+            st[0] = st[0] * d + seconds
+            st[1] = st[1] * d + size
+            st[2] = self._items
+            st[3] += size
+            if log.isEnabledFor(logging.DEBUG):
+                log.debug("batch %d: %.1f ms/item (threads %d)", size, 1000 * st[0] / st[1], self._threads())
+
+
 def resolve_device(device: str = "auto") -> str:
     """Map "auto" to cuda, then mps, then cpu; pass explicit devices through."""
     if device != "auto":
@@ -155,6 +248,9 @@ class Encoder:
     # fastest in small batches on a CPU, transformers in larger ones; GPUs want big batches.
     cpu_batch_size: int = 32
     gpu_batch_size: int = 128
+    # Candidate batch sizes on a CPU, chosen among by measurement on the real inputs
+    # (`BatchSizePlan`) unless the caller fixes a size; (): always `cpu_batch_size`.
+    cpu_batch_sizes: tuple[int, ...] = ()
     # CNNs run faster on channels-last tensors (oneDNN on a CPU: EfficientNet-Lite0 2 at a
     # time 75 → 85 images/s, 8 at a time 47 → 72; tensor cores on a GPU).
     channels_last: bool = False
@@ -199,6 +295,47 @@ class Encoder:
     @batch_size.setter
     def batch_size(self, value: int | None) -> None:
         self.__dict__["batch_size"] = value
+        self.__dict__["_batch_size_given"] = bool(value)
+
+    @property
+    def adapts_batch_size(self) -> bool:
+        """True when this encoder picks its CPU batch size by measurement (it has candidate
+        sizes and no caller fixed one); on other devices it runs `batch_size` regardless."""
+        return bool(self.cpu_batch_sizes) and not self.__dict__.get("_batch_size_given")
+
+    @property
+    def batch_plan(self) -> BatchSizePlan | None:
+        """The measured choice of batch size when this encoder adapts it on a CPU; else None."""
+        if not self.adapts_batch_size or self.device != "cpu":
+            return None
+        plan = self.__dict__.get("_batch_plan")
+        if plan is None:
+            with _VIEWS_LOCK:
+                plan = self.__dict__.get("_batch_plan")
+                if plan is None:
+                    import torch
+
+                    plan = self.__dict__["_batch_plan"] = BatchSizePlan(self.cpu_batch_sizes, torch.get_num_threads)
+        return plan
+
+    def _chunk_sizes(self, n: int) -> Iterable[int]:
+        """Sizes of the forward passes that embed `n` items: the plan's (each chosen after the
+        previous pass was timed by `_measured`), else `batch_size` each."""
+        plan = self.batch_plan
+        if plan is not None:
+            return plan.chunks(n)
+        size = self.batch_size
+        return [min(size, n - i) for i in range(0, n, size)]
+
+    def _measured(self, fn: Callable[[list[Any]], Any], chunk: list[Any]) -> Any:
+        """`fn(chunk)`, one forward pass, its time told to the batch plan where there is one."""
+        plan = self.batch_plan
+        if plan is None:
+            return fn(chunk)
+        t0 = time.perf_counter()
+        out = fn(chunk)
+        plan.record(len(chunk), time.perf_counter() - t0)
+        return out
 
     def tags(self, items: list[Any], top: int = 5, min_score: float = 0.0) -> Labels | None:
         """Top labels with their scores, per document; None when this encoder has no tags."""
@@ -240,17 +377,19 @@ class Encoder:
     def with_batch_size(self, batch_size: int | None) -> Encoder:
         """This encoder embedding `batch_size` items at a time: a view that shares the loaded
         model, its lock and its caches (one per size, so equal sizes give the same view);
-        None, 0 or this encoder's own size give this encoder itself."""
-        if not batch_size or batch_size == self.batch_size:
+        None, 0 or this encoder's own fixed size give this encoder itself (an encoder that
+        adapts its size gives a view fixed at `batch_size`)."""
+        if not batch_size or (batch_size == self.batch_size and not self.adapts_batch_size):
             return self
         origin = self._origin or self
-        if batch_size == origin.batch_size:
+        if batch_size == origin.batch_size and not origin.adapts_batch_size:
             return origin
         with _VIEWS_LOCK:
             views = origin.__dict__.setdefault("_views", {})
             view = views.get(batch_size)
             if view is None:
                 view = copy.copy(origin)
+                view.__dict__.pop("_batch_plan", None)  # a fixed size measures nothing
                 view.batch_size = batch_size
                 view._origin = origin
                 for name in self._batch_parts:
@@ -270,7 +409,7 @@ class Encoder:
         if origin is not None:
             if not self._loaded:
                 origin.load()
-                own = {"batch_size", "_origin", *self._batch_parts}
+                own = {"batch_size", "_batch_size_given", "_batch_plan", "_origin", *self._batch_parts}
                 self.__dict__.update({k: v for k, v in origin.__dict__.items() if k not in own})
             return self
         with self._lock:
@@ -364,11 +503,19 @@ class Encoder:
         if not items:
             return np.zeros((0, self.spec.dim), dtype=np.float32)
         self.load()
-        parts = [fn(items[i : i + self.batch_size]) for i in range(0, len(items), self.batch_size)]
-        out = l2_normalise(np.concatenate(parts, axis=0))
+        out = l2_normalise(self._embed_all(items, fn))
         if out.shape != (len(items), self.spec.dim):
             raise EncoderError(f"{self.spec.id} returned shape {out.shape}, expected ({len(items)}, {self.spec.dim})")
         return out
+
+    def _embed_all(self, items: list[Any], fn: Callable[[list[Any]], np.ndarray]) -> np.ndarray:
+        """`fn` over `items` in forward-pass chunks (`_chunk_sizes`), concatenated. Encoders
+        that chunk inside `fn` themselves (EfficientNet, the label bridge) hand it everything."""
+        parts, i = [], 0
+        for size in self._chunk_sizes(len(items)):
+            parts.append(self._measured(fn, items[i : i + size]))
+            i += size
+        return np.concatenate(parts, axis=0)
 
     def _embed_documents_batch(self, items: list[Any]) -> np.ndarray:
         raise NotImplementedError

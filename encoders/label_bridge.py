@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -24,8 +24,10 @@ from encoders.weights import mmsearch_home
 class LabelBridgeEncoder(Encoder):
     """Images → weighted label-text embeddings; queries → MiniLM text embeddings."""
 
-    # Same as the image encoder's, so both see the same chunks and share one forward pass
-    # (`with_batch_size` keeps them equal).
+    # Documents go to the image encoder whole: it cuts the forward passes (its batch size,
+    # or on a CPU the size it measured fastest) and answers inputs it has just embedded
+    # from its outputs, so both encoders share one forward pass; `with_batch_size` gives
+    # the image side the same fixed size.
     cpu_batch_size = TimmEfficientNetEncoder.cpu_batch_size
     _batch_parts = ("image_encoder",)
     image_encoder: TimmEfficientNetEncoder
@@ -70,6 +72,9 @@ class LabelBridgeEncoder(Encoder):
         # Queries need only the text model; the image side loads on the first document batch.
         self.text_encoder.load()
         self.weights_source = f"{self.image_encoder.weights_path()} + {self.text_encoder.weights_source}"
+
+    def _embed_all(self, items: list[Any], fn: Callable[[list[Any]], np.ndarray]) -> np.ndarray:
+        return fn(items)  # the image encoder cuts the forward passes
 
     def _embed_documents_batch(self, items: list[Any]) -> np.ndarray:
         if self._label_vecs is None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -18,7 +18,8 @@ from encoders.base import Encoder, EncoderSpec, Labels, WeightsNotFoundError
 from encoders.ids import EFFICIENTNET_ID
 from encoders.weights import local_weights, override_env_var
 
-# How many recent inputs' outputs are kept for the label bridge: one pipeline step's worth.
+# How many recent inputs' outputs are kept for the label bridge: at least one pipeline
+# step's worth (and always the whole of the last call).
 _RECENT_ITEMS = 64
 _WEIGHTS_FILE = "efficientnet-lite0.pth"
 
@@ -36,8 +37,12 @@ def packaged_efficientnet_path() -> Path | None:
 class TimmEfficientNetEncoder(Encoder):
     """Pooled 1280-d image features plus ImageNet class probabilities from one forward pass."""
 
-    # model only, 2 CPU cores, channels-last: ~85 images/s 2 at a time, ~70 8 at a time
-    cpu_batch_size = 2
+    # Model only, 2 CPU cores, channels-last: ~85 images/s 2 at a time on an idle machine, ~70
+    # 32 at a time; at load ~10, 1.0-1.4 images/s 2 at a time, 2-3.4 8 at a time, 3.2-5.5 32
+    # at a time (`bench.index_images`). So on a CPU the size is measured among these on the
+    # photos being embedded (`BatchSizePlan`); `cpu_batch_size` is the largest.
+    cpu_batch_size = 32
+    cpu_batch_sizes = (2, 8, 32)
     channels_last = True
     prepare_key = EFFICIENTNET_ID
 
@@ -52,9 +57,10 @@ class TimmEfficientNetEncoder(Encoder):
         )
         self._model = None
         self._transform = None
-        # The label bridge and `classify` ask for the chunks just embedded: keep the recent
-        # ones (holding the inputs themselves, so the identity check stays sound).
-        self._recent: OrderedDict[tuple[int, ...], tuple[list[Any], np.ndarray, np.ndarray]] = OrderedDict()
+        # The label bridge and `classify` ask for the inputs just embedded: keep the recent
+        # outputs per input (holding the input itself, so the identity check stays sound), so
+        # that they are found whatever chunks either caller cut.
+        self._recent: OrderedDict[int, tuple[Any, np.ndarray, np.ndarray]] = OrderedDict()
         self._recent_lock = threading.Lock()
 
     def weights_path(self) -> Path | None:
@@ -90,44 +96,60 @@ class TimmEfficientNetEncoder(Encoder):
         self._transform = timm.data.create_transform(**cfg)
         self.weights_source = str(path)
 
-    def forward(self, images: list[Any]) -> tuple[np.ndarray, np.ndarray]:
+    def forward(self, images: Sequence[Any]) -> tuple[np.ndarray, np.ndarray]:
         """Features (n, 1280) and class probabilities (n, 1000) for PIL images or prepared inputs.
 
-        Runs in chunks of `batch_size`; a chunk of the very same inputs embedded moments
-        ago (the label bridge after the image encoder) is not run again."""
-        feats, probs = [], []
-        for i in range(0, len(images), self.batch_size):
-            f, p = self._forward_chunk(images[i : i + self.batch_size])
-            feats.append(f)
-            probs.append(p)
-        if not feats:
-            return np.zeros((0, self.spec.dim), np.float32), np.zeros((0, 1000), np.float32)
-        return np.concatenate(feats), np.concatenate(probs)
-
-    def _forward_chunk(self, chunk: list[Any]) -> tuple[np.ndarray, np.ndarray]:
-        key = tuple(id(x) for x in chunk)
+        An input embedded moments ago (the very same object: the label bridge after the image
+        encoder, `classify` after either) is not run again; the others run in forward passes
+        of `_chunk_sizes` (on a CPU: the size measured fastest, `BatchSizePlan`)."""
+        images = list(images)
+        n = len(images)
+        feats: list[np.ndarray | None] = [None] * n
+        probs: list[np.ndarray | None] = [None] * n
         with self._recent_lock:
-            hit = self._recent.get(key)
-        if hit is not None and all(a is b for a, b in zip(hit[0], chunk)):
-            return hit[1], hit[2]
-        self.load()
+            for i, x in enumerate(images):
+                hit = self._recent.get(id(x))
+                if hit is not None and hit[0] is x:
+                    feats[i], probs[i] = hit[1], hit[2]
+        todo = [i for i in range(n) if feats[i] is None]
+        if todo:
+            self.load()
+            done: list[tuple[Any, np.ndarray, np.ndarray]] = []
+            start = 0
+            for size in self._chunk_sizes(len(todo)):
+                idx = todo[start : start + size]
+                start += size
+                f, p = self._measured(self._forward_batch, [images[i] for i in idx])
+                for k, i in enumerate(idx):
+                    feats[i], probs[i] = f[k], p[k]
+                    done.append((images[i], f[k], p[k]))
+            with self._recent_lock:
+                for x, f_row, p_row in done:
+                    self._recent[id(x)] = (x, f_row, p_row)
+                    self._recent.move_to_end(id(x))
+                while len(self._recent) > max(_RECENT_ITEMS, len(done)):
+                    self._recent.popitem(last=False)
+        if not n:
+            return np.zeros((0, self.spec.dim), np.float32), np.zeros((0, 1000), np.float32)
+        return np.stack(feats), np.stack(probs)
+
+    def _forward_batch(self, chunk: list[Any]) -> tuple[np.ndarray, np.ndarray]:
+        """One forward pass: features and class probabilities of `chunk`."""
         import torch
 
         x = self._to_device(self._stack_inputs(chunk))
         with torch.inference_mode(), self._autocast():
             f = self._model.forward_head(self._model.forward_features(x), pre_logits=True)
             p = self._model.get_classifier()(f).softmax(-1)
-        out = (f.float().cpu().numpy(), p.float().cpu().numpy())
-        with self._recent_lock:
-            self._recent[key] = (list(chunk), *out)
-            while sum(len(v[0]) for v in self._recent.values()) > max(_RECENT_ITEMS, self.batch_size):
-                self._recent.popitem(last=False)
-        return out
+        return f.float().cpu().numpy(), p.float().cpu().numpy()
 
     def _input_tensor(self, image: Any) -> Any:
         from encoders.base import pil_model_input  # numpy ToTensor + Normalize: no torch threads on a worker
 
         return pil_model_input(self._transform, image.convert("RGB"))
+
+    def _embed_all(self, items: list[Any], fn: Callable[[list[Any]], np.ndarray]) -> np.ndarray:
+        return fn(items)  # `forward` cuts its own forward passes (and skips the ones just run)
 
     def _embed_documents_batch(self, items: list[Any]) -> np.ndarray:
         return self.forward(items)[0]

@@ -20,8 +20,8 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 # Items decoded and embedded per pipeline step. Encoders split a step into their own batch
-# size (EfficientNet-Lite0 runs fastest 2 at a time on a CPU); a larger step keeps the
-# decode workers ahead and makes fewer, larger upserts.
+# size (EfficientNet-Lite0 measures which of 2, 8 and 32 runs fastest on a CPU at the load
+# it meets); a larger step keeps the decode workers ahead and makes fewer, larger upserts.
 PIPELINE_BATCH = 32
 
 
@@ -77,6 +77,14 @@ def available_cores() -> int:
         return os.cpu_count() or 1
 
 
+def load_average() -> float:
+    """The 1-minute load average (runnable threads, all processes); 0 where the OS has none."""
+    try:
+        return os.getloadavg()[0]
+    except (AttributeError, OSError):
+        return 0.0
+
+
 class ThreadPlan:
     """torch's intra-op threads beside the decode workers, chosen from measured costs.
 
@@ -89,15 +97,23 @@ class ThreadPlan:
     workers' CPU time per item and each step's time per item, starts on every core, tries
     `beside` once when decoding costs at least `PROBE_RATIO` of a forward pass, then keeps
     the faster, trying the other again every `REPROBE_EVERY` steps (the load on a shared
-    machine changes). Use it as a context manager; it restores torch's threads on exit.
+    machine changes). It also tries `beside` when other processes keep every core busy (the
+    load average less this run's own threads is at least the cores): then each torch thread
+    loses its core at random, and every layer waits for the slowest; EfficientNet-Lite0
+    forwarded 64 photos in 27 s on one thread and 34 s on two at load ~11 on 2 cores.
+    Use it as a context manager; it restores torch's threads on exit.
     """
 
     PROBE_RATIO = 0.5  # decode ÷ forward time per item above which `beside` is worth a try
     REPROBE_EVERY = 8
 
-    def __init__(self, workers: int, encoders: Sequence[Encoder], cores: int | None = None) -> None:
+    def __init__(
+        self, workers: int, encoders: Sequence[Encoder], cores: int | None = None, load: Callable[[], float] | None = None
+    ) -> None:
         self.active = any(enc.device == "cpu" and enc.prepare_key for enc in encoders)
         self.cores = cores or available_cores()
+        self.workers = workers
+        self._load = load or load_average
         self.full = self.cores
         self.beside = max(1, self.cores - min(workers, 1))
         self.threads = self.full
@@ -150,6 +166,11 @@ class ThreadPlan:
         with self._lock:
             return self._decode_s / self._decoded if self._decoded else None
 
+    def oversubscribed(self) -> bool:
+        """True when other processes keep every core busy: the load average, less this run's
+        own torch threads and decode workers, is at least the cores."""
+        return self._load() - (self.full + self.workers) >= self.cores
+
     def record(self, items: int, step_s: float, forward_s: float) -> None:
         """One pipeline step of `items`: its wall time (waiting for decoding included) and the
         model's part of it; then choose the threads for the next step."""
@@ -167,8 +188,8 @@ class ThreadPlan:
         other = self.beside if self.threads == self.full else self.full
         if other not in self._step_s:
             decode, forward = self.decode_per_item, self._forward_s.get(self.full)
-            if self.threads == self.full and decode is not None and forward and decode < self.PROBE_RATIO * forward:
-                return  # the model dominates: every core to it
+            if self.threads == self.full and decode is not None and forward and decode < self.PROBE_RATIO * forward and not self.oversubscribed():
+                return  # the model dominates, on cores of its own: every core to it
             nxt = other
         elif self._since_probe >= self.REPROBE_EVERY:
             nxt = other

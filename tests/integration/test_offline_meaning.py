@@ -103,7 +103,8 @@ def test_reindex_embeds_nothing(offline, monkeypatch):
 
 def test_each_photo_runs_through_the_model_once(sample_photos, tmp_path, monkeypatch):
     """Inputs prepared on the decode workers feed both offline encoders, and the label bridge
-    reuses the image encoder's forward pass (pipeline steps of 32, model batches of 2)."""
+    reuses the image encoder's forward pass (pipeline steps of 32, model batches of the sizes
+    the encoder measures, which need not match between the two callers)."""
     from indexers.image_io import open_image
 
     encoders = [get_encoder(e) for e in PROFILES["offline"].image_encoders]
@@ -116,7 +117,7 @@ def test_each_photo_runs_through_the_model_once(sample_photos, tmp_path, monkeyp
     report = index_images([sample_photos], store, encoders, progress=False)
     assert report.indexed > 32 and report.failed == []
     assert sum(seen) == report.indexed  # once per photo, for both collections
-    assert max(seen) == image_enc.batch_size
+    assert max(seen) <= image_enc.batch_size and set(seen) & set(image_enc.cpu_batch_sizes)
     # the prepared path embeds exactly what embedding the decoded photo does
     coll = store.find("image", image_enc.spec.id)
     (row,) = coll.query(Filter.eq("title", "chelsea"), with_vectors=True)
