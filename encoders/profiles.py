@@ -173,18 +173,15 @@ def choice_fields(kind: str, spec: EncoderSpec) -> dict[str, str]:
     """The profile fields choosing the encoder `spec` for `kind` sets; an EncoderError when the
     encoder cannot serve that kind (e.g. a text model for photos)."""
     docs, queries = spec.document_kinds, spec.query_kinds
-    if kind == "photos":
+    if kind in ("photos", "catalogue"):  # a photo model, and the words model too when it embeds text
         if "image" not in docs or "image" not in queries:
             raise EncoderError(f"{spec.id} does not embed photos; photo models: open_clip:…, torchvision:resnet50, timm:efficientnet_lite0")
-        return {"image_to_image": spec.id, **({"text_to_image": spec.id} if "text" in queries else {})}
+        photo_field, words_field = ("image_to_image", "text_to_image") if kind == "photos" else ("catalogue", "catalogue_text")
+        return {photo_field: spec.id, **({words_field: spec.id} if "text" in queries else {})}
     if kind == "photos-text":
         if "image" not in docs or "text" not in queries:
             raise EncoderError(f"{spec.id} cannot match words to photos; use a CLIP/SigLIP model (open_clip:…) or the label bridge")
         return {"text_to_image": spec.id}
-    if kind == "catalogue":
-        if "image" not in docs or "image" not in queries:
-            raise EncoderError(f"{spec.id} does not embed photos; photo models: open_clip:…, torchvision:resnet50, timm:efficientnet_lite0")
-        return {"catalogue": spec.id, **({"catalogue_text": spec.id} if "text" in queries else {})}
     if kind == "videos":
         if "image" not in docs or "text" not in queries:
             raise EncoderError(f"{spec.id} cannot match words to video frames; use a CLIP/SigLIP model (open_clip:…) or the label bridge")
