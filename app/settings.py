@@ -14,34 +14,19 @@ encoder id). Relative paths are relative to the working directory.
 `settings.sources()` says where each value came from and `settings.describe()` gives the rows
 `mmsearch doctor` prints (secrets shown only as "set"/"unset").
 
-This module is a leaf: it imports only the standard library, pydantic and pydantic-settings.
+This module is a leaf that imports only the standard library: every CLI call builds it first, and
+pydantic with pydantic-settings cost ~0.35 CPU s to import here, as much as the rest of a query
+answered through a running server.
 """
 
 from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
-from contextvars import ContextVar
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-from pydantic import (
-    Field,
-    PrivateAttr,
-    SecretStr,
-    ValidationError,
-    field_validator,
-    model_validator,
-)
-from pydantic.fields import FieldInfo
-from pydantic_settings import (
-    BaseSettings,
-    PydanticBaseSettingsSource,
-    SettingsConfigDict,
-    TomlConfigSettingsSource,
-)
 
 #: The repository root (the folder holding app/); the test/bench server venvs live beside it.
 REPO = Path(__file__).resolve().parents[1]
@@ -116,6 +101,196 @@ def find_config_file(environ: Mapping[str, str] | None = None) -> tuple[Path | N
     return None, "none found"
 
 
+# -- values ------------------------------------------------------------------------------------
+class Secret:
+    """A secret setting (a token, an API key): shown as `**********` by repr and str; read it with
+    `get_secret_value()`."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def get_secret_value(self) -> str:
+        """The secret itself (pass it on; never log or print it)."""
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('**********')"
+
+    def __str__(self) -> str:
+        return "**********"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Secret, (self._value,))
+
+
+def _text(v: Any) -> str:
+    if isinstance(v, os.PathLike):
+        return os.fspath(v)
+    if not isinstance(v, str):
+        raise ValueError("should be text")
+    return v
+
+
+def _positive(kind: type) -> Callable[[Any], Any]:
+    name = "a whole number" if kind is int else "a number"
+
+    def convert(v: Any) -> Any:
+        if isinstance(v, bool):
+            raise ValueError(f"should be {name}")
+        try:
+            x = kind(v.strip()) if isinstance(v, str) else (kind(v) if isinstance(v, (int, float)) else None)
+        except ValueError:
+            x = None
+        if x is None or (kind is int and isinstance(v, float) and v != int(v)):
+            raise ValueError(f"should be {name}")
+        if not x > 0:
+            raise ValueError("should be greater than 0")
+        return x
+
+    return convert
+
+
+def _path(v: Any) -> Path:
+    return Path(_text(v)).expanduser()
+
+
+def _secret(v: Any) -> Secret:
+    return v if isinstance(v, Secret) else Secret(_text(v))
+
+
+def _db(v: Any) -> str:
+    v = _text(v).strip()
+    if not v:
+        raise ValueError("the database is empty; give a .db path or http(s)://host:port")
+    m = _SCHEME.match(v)
+    if m and m.group(1).lower() not in SERVER_SCHEMES:
+        raise ValueError(
+            f"{v!r} is neither a local path (Milvus Lite, e.g. ./data/mmsearch.db) "
+            "nor a server URI (e.g. http://localhost:19530)"
+        )
+    return v
+
+
+def _device(v: Any) -> str:
+    v = _text(v).strip().lower()
+    if not _DEVICE.match(v):
+        raise ValueError(f"{v!r} is not a device; use auto, cpu, cuda, cuda:N or mps")
+    return v
+
+
+def _lower(v: Any) -> str:
+    return _text(v).strip().lower()
+
+
+def _ollama_host(v: Any) -> str:
+    v = _text(v).strip()
+    return v if v.startswith(("http://", "https://")) else "http://" + v  # OLLAMA_HOST may be host:port
+
+
+def _languages(v: Any) -> list[str]:
+    parts = v.split(",") if isinstance(v, str) else v
+    if not isinstance(parts, (list, tuple)):
+        raise ValueError("should be a comma-separated list of language codes")
+    return [part for part in (_text(x).strip().lower() for x in parts) if part]
+
+
+def _roots(v: Any) -> list[Path]:
+    parts = v.split(os.pathsep) if isinstance(v, str) else v
+    if not isinstance(parts, (list, tuple)):
+        raise ValueError(f"should be a list of folders ({os.pathsep!r}-separated)")
+    return [_path(x) for x in parts if _text(x).strip()]
+
+
+def _weights(v: Any) -> dict[str, Path]:
+    if not isinstance(v, Mapping):
+        raise ValueError("should be a table of encoder id = path")
+    return {weights_env_var(_text(k)): _path(p) for k, p in v.items()}
+
+
+def _profiles(v: Any) -> dict[str, dict[str, Any]]:
+    if not isinstance(v, Mapping) or not all(isinstance(t, Mapping) for t in v.values()):
+        raise ValueError("should be tables [profiles.NAME] of image_encoders, text_to_image, image_to_image, text, …")
+    return {_text(name): dict(table) for name, table in v.items()}
+
+
+@dataclass(frozen=True)
+class Field:
+    """One setting: its default (a value, or a function of nothing), how a raw value (text from
+    the environment, a TOML value, a flag) becomes a typed one, and which variables it reads
+    (`MMSEARCH_<NAME>` unless `env` says; an empty tuple: none)."""
+
+    default: Any
+    convert: Callable[[Any], Any]
+    description: str
+    env: tuple[str, ...] | None = None
+    optional: bool = False
+
+
+def _opt(convert: Callable[[Any], Any], description: str, env: tuple[str, ...] | None = None) -> Field:
+    return Field(None, convert, description, env, optional=True)
+
+
+#: Every setting, in the order `mmsearch doctor` shows them.
+FIELDS: dict[str, Field] = {
+    # database
+    "db": Field(DEFAULT_DB, _db, "The database: a `.db` path (Milvus Lite) or http(s)://host:port (a Milvus server).",
+                ("MMSEARCH_DB", "MILVUS_URI")),
+    "milvus_token": _opt(_secret, "Token (user:password or API key) for a Milvus server.", ("MILVUS_TOKEN",)),
+    # models and hardware
+    "device": Field("auto", _device, "Where models run: auto, cpu, cuda, cuda:N or mps."),
+    "profile": Field("auto", _lower, "Which encoders: full (downloaded weights), offline (packaged), auto, or one of `profiles`."),
+    "profiles": Field(dict, _profiles, "Profiles of your own (TOML tables [profiles.NAME]: image_encoders, text_to_image, "
+                      "image_to_image, text, audio, note); a built-in name is replaced.", ()),
+    "text_encoder": _opt(_text, "Text encoder for documents; unset: the existing collection's, else the best available."),
+    "transcriber": Field(DEFAULT_TRANSCRIBER, _text, "Speech-to-text model for videos."),
+    "speech_languages": Field(list, _languages, "Languages the speech may be in (e.g. ko,en): Whisper picks among them, "
+                              "or uses the one; empty: it detects any. Needs a multilingual model (e.g. faster-whisper:base)."),
+    "weights_overrides": Field(dict, _weights, "Local weights per encoder, keyed by MMSEARCH_WEIGHTS_<ENCODER_ID> "
+                               "(TOML: keyed by encoder id).", ()),
+    "models_mirror": _opt(_text, "Base URL that serves direct-URL weights (torchvision, PANNs, openai-whisper) by file "
+                          "name, for machines behind a firewall; hub files follow HF_ENDPOINT."),
+    # files
+    "home": Field(default_home, _path, "Per-user cache folder (weights, calibration, thumbnails)."),
+    "calibration": _opt(_path, "Score calibration file; default HOME/calibration.json."),
+    "thumbs": _opt(_path, "Thumbnail folder; default beside a Lite .db (data/thumbs), else HOME/thumbs."),
+    # limits
+    "max_pixels": Field(DEFAULT_MAX_PIXELS, _positive(int), "Largest image (width × height) that is decoded."),
+    "max_audio_seconds": Field(DEFAULT_MAX_AUDIO_SECONDS, _positive(float), "Longest audio per file; longer files are cut there."),
+    # answers (RAG)
+    "llm": Field("auto", _text, "Answer generator: auto, extractive, ollama[:MODEL] or openai[:MODEL]."),
+    "llm_model": _opt(_text, "Language model name when `llm` names none."),
+    "llm_url": _opt(_text, "Base URL of an OpenAI-compatible endpoint.", ("MMSEARCH_LLM_URL", "OPENAI_BASE_URL")),
+    "llm_api_key": _opt(_secret, "API key of the OpenAI-compatible endpoint (never printed).",
+                        ("MMSEARCH_LLM_API_KEY", "OPENAI_API_KEY")),
+    "ollama_host": Field(DEFAULT_OLLAMA_HOST, _ollama_host, "Ollama server URL.", ("OLLAMA_HOST",)),
+    # embedding services: the `ollama:MODEL` encoders use `ollama_host`, the `openai:MODEL` ones these
+    "embed_url": _opt(_text, "Base URL (ending in /v1) of the OpenAI-compatible embeddings endpoint of `openai:MODEL` "
+                      "encoders; unset: `llm_url`, else https://api.openai.com/v1."),
+    "embed_api_key": _opt(_secret, "API key of that embeddings endpoint (never printed); unset: `llm_api_key`."),
+    "embed_batch_size": Field(64, _positive(int), "Texts per request to an embedding service (Ollama, OpenAI-compatible)."),
+    # the server (`mmsearch serve`)
+    "api_token": _opt(_secret, "Token the server asks of every API call and of the app; required to bind beyond 127.0.0.1."),
+    "library_roots": Field(lambda: [Path("~").expanduser()], _roots,
+                           "Folders whose files the Library page and the API may index by path (os.pathsep-separated)."),
+    "uploads": _opt(_path, "Where uploaded files are kept; default beside a Lite .db (data/uploads), else HOME/uploads."),
+    "upload_max_mb": Field(200.0, _positive(float), "Largest file the server accepts as an upload, in MB."),
+    # tests and benchmarks
+    "milvus_server_venv": Field(REPO / ".venv-milvus-server", _path, "Venv of the Milvus 2.3.5 test server (tests, bench)."),
+    "lite3_venv": Field(REPO / ".venv-lite3", _path, "Venv of the Milvus Lite 3 test server (tests, bench)."),
+    "failpoint": _opt(_text, "Test seam: the named point where a run stops and waits."),
+}
+SECRETS = tuple(name for name, f in FIELDS.items() if f.convert is _secret)
+_MERGED = ("weights_overrides", "profiles")  # tables: each source adds its keys over the lower ones
+
+
 # -- one construction's inputs and provenance ------------------------------------------------
 @dataclass
 class _Load:
@@ -130,7 +305,7 @@ class _Load:
     weights_file: dict[str, str] = field(default_factory=dict)  # name -> "file PATH"
 
     def origin(self, name: str) -> str:
-        """Where field `name` came from, highest source first (sources may run in any order)."""
+        """Where field `name` came from, highest source first."""
         if name in self.flags:
             return "flag"
         return self.env.get(name) or self.file.get(name) or "default"
@@ -143,230 +318,102 @@ class _Load:
             return f"env {var}"
         return self.weights_file.get(var, "default")
 
-
-_LOAD: ContextVar[_Load | None] = ContextVar("mmsearch_settings_load", default=None)
-
-
-def _env(*names: str) -> dict[str, Any]:
-    return {"env": list(names)}
-
-
-class _EnvironSource(PydanticBaseSettingsSource):
-    """Environment variables, from a mapping (os.environ unless a test passes its own).
-    Each field reads its names in order; an empty value counts as unset."""
-
-    def __init__(self, settings_cls: type[BaseSettings], load: _Load) -> None:
-        super().__init__(settings_cls)
-        self.load = load
-
-    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
-        for var in Settings.env_names(field_name):
-            value = self.load.environ.get(var)
-            if value:
-                return value, var, False
-        return None, field_name, False
-
-    def __call__(self) -> dict[str, Any]:
+    def from_environment(self) -> dict[str, Any]:
+        """The fields set by environment variables (raw text); each field reads its names in
+        order, and an empty value counts as unset."""
         data: dict[str, Any] = {}
-        for name, info in self.settings_cls.model_fields.items():
-            if name == "weights_overrides":
-                continue
-            value, var, _ = self.get_field_value(info, name)
-            if value is not None:
-                data[name] = value
-                self.load.env[name] = f"env {var}"
+        for name in FIELDS:
+            for var in Settings.env_names(name):
+                value = self.environ.get(var)
+                if value:
+                    data[name] = value
+                    self.env[name] = f"env {var}"
+                    break
         weights = {
             var: value
-            for var, value in self.load.environ.items()
+            for var, value in self.environ.items()
             if var.startswith(WEIGHTS_PREFIX) and len(var) > len(WEIGHTS_PREFIX) and value
         }
         if weights:
             data["weights_overrides"] = weights
-            self.load.env["weights_overrides"] = "env " + ", ".join(sorted(weights))
-            self.load.weights_env.update(weights)
+            self.env["weights_overrides"] = "env " + ", ".join(sorted(weights))
+            self.weights_env.update(weights)
         return data
 
+    def from_file(self) -> dict[str, Any]:
+        """The fields set in the TOML file, keys checked against the field names."""
+        if self.config_file is None:
+            return {}
+        import tomllib
 
-class _TomlSource(TomlConfigSettingsSource):
-    """The TOML file, with errors that name it and keys checked against the field names."""
-
-    def __init__(self, settings_cls: type[BaseSettings], load: _Load) -> None:
-        self.load = load
-        self.known = set(settings_cls.model_fields)  # _read_file runs before the base sets settings_cls
-        super().__init__(settings_cls, toml_file=load.config_file)
-
-    def _read_file(self, file_path: Any) -> dict[str, Any]:
+        path = self.config_file
         try:
-            import tomllib
-        except ModuleNotFoundError:  # Python 3.10: tomli (pydantic-settings[toml])
-            try:
-                import tomli as tomllib  # type: ignore[no-redef]
-            except ModuleNotFoundError:
-                raise SettingsError(f"settings file {file_path}: reading TOML on Python 3.10 needs tomli") from None
-        try:
-            with open(file_path, "rb") as f:
+            with open(path, "rb") as f:
                 data = tomllib.load(f)
         except tomllib.TOMLDecodeError as e:
-            raise SettingsError(f"settings file {file_path}: not valid TOML: {e}") from None
+            raise SettingsError(f"settings file {path}: not valid TOML: {e}") from None
         except OSError as e:
-            raise SettingsError(f"settings file {file_path}: cannot read it: {e.strerror or e}") from None
-        known = self.known
-        unknown = sorted(set(data) - known)
+            raise SettingsError(f"settings file {path}: cannot read it: {e.strerror or e}") from None
+        unknown = sorted(set(data) - set(FIELDS))
         if unknown:
-            raise SettingsError(
-                f"settings file {file_path}: unknown setting(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}"
-            )
-        label = f"file {file_path}"
+            raise SettingsError(f"settings file {path}: unknown setting(s) {', '.join(unknown)}; known: {', '.join(sorted(FIELDS))}")
+        label = f"file {path}"
         if "weights_overrides" in data:
             table = data["weights_overrides"]
             if not isinstance(table, dict):
-                raise SettingsError(f"settings file {file_path}: weights_overrides must be a table of encoder id = path")
+                raise SettingsError(f"settings file {path}: weights_overrides must be a table of encoder id = path")
             data["weights_overrides"] = {weights_env_var(k): v for k, v in table.items()}
             for var in data["weights_overrides"]:
-                self.load.weights_file[var] = label
+                self.weights_file[var] = label
         for name in data:
-            self.load.file[name] = label
+            self.file[name] = label
         return data
 
 
 # -- the settings ---------------------------------------------------------------------------
-class Settings(BaseSettings):
-    """Every setting mmsearch reads, typed, with where each value came from.
+class Settings:
+    """Every setting mmsearch reads, typed, with where each value came from. Immutable.
 
-    Build with `Settings.load(...)`; `Settings()` is the same with no flags and `os.environ`.
+    Build with `Settings.load(...)`; `Settings(**flags)` is the same with `os.environ`.
+    The fields, their defaults and variables are in `FIELDS`.
     """
 
-    model_config = SettingsConfigDict(extra="forbid", frozen=True)
-
-    # database
-    db: str = Field(
-        DEFAULT_DB,
-        description="The database: a `.db` path (Milvus Lite) or http(s)://host:port (a Milvus server).",
-        json_schema_extra=_env("MMSEARCH_DB", "MILVUS_URI"),
-    )
-    milvus_token: SecretStr | None = Field(
-        None, description="Token (user:password or API key) for a Milvus server.", json_schema_extra=_env("MILVUS_TOKEN")
-    )
-    # models and hardware
-    device: str = Field("auto", description="Where models run: auto, cpu, cuda, cuda:N or mps.")
-    profile: str = Field(
-        "auto", description="Which encoders: full (downloaded weights), offline (packaged), auto, or one of `profiles`."
-    )
-    profiles: dict[str, dict[str, Any]] = Field(
-        default_factory=dict,
-        description="Profiles of your own (TOML tables [profiles.NAME]: image_encoders, text_to_image, "
-        "image_to_image, text, audio, note); a built-in name is replaced.",
-        json_schema_extra={"env": []},
-    )
-    text_encoder: str | None = Field(
-        None, description="Text encoder for documents; unset: the existing collection's, else the best available."
-    )
-    transcriber: str = Field(DEFAULT_TRANSCRIBER, description="Speech-to-text model for videos.")
-    speech_languages: list[str] = Field(
-        default_factory=list,
-        description="Languages the speech may be in (e.g. ko,en): Whisper picks among them, or uses the one; "
-        "empty: it detects any. Needs a multilingual model (e.g. faster-whisper:base).",
-    )
-    weights_overrides: dict[str, Path] = Field(
-        default_factory=dict,
-        description="Local weights per encoder, keyed by MMSEARCH_WEIGHTS_<ENCODER_ID> (TOML: keyed by encoder id).",
-        json_schema_extra={"env": [], "env_prefix": WEIGHTS_PREFIX},
-    )
-    models_mirror: str | None = Field(
-        None,
-        description="Base URL that serves direct-URL weights (torchvision, PANNs, openai-whisper) by file name, "
-        "for machines behind a firewall; hub files follow HF_ENDPOINT.",
-    )
-    # files
-    home: Path = Field(default_factory=default_home, description="Per-user cache folder (weights, calibration, thumbnails).")
-    calibration: Path = Field(
-        None,  # type: ignore[assignment]  # filled from home by _derived_defaults
-        description="Score calibration file; default HOME/calibration.json.",
-        validate_default=False,
-    )
-    thumbs: Path | None = Field(
-        None, description="Thumbnail folder; default beside a Lite .db (data/thumbs), else HOME/thumbs."
-    )
-    # limits
-    max_pixels: int = Field(DEFAULT_MAX_PIXELS, gt=0, description="Largest image (width × height) that is decoded.")
-    max_audio_seconds: float = Field(
-        DEFAULT_MAX_AUDIO_SECONDS, gt=0, description="Longest audio per file; longer files are cut there."
-    )
-    # answers (RAG)
-    llm: str = Field("auto", description="Answer generator: auto, extractive, ollama[:MODEL] or openai[:MODEL].")
-    llm_model: str | None = Field(None, description="Language model name when `llm` names none.")
-    llm_url: str | None = Field(
-        None,
-        description="Base URL of an OpenAI-compatible endpoint.",
-        json_schema_extra=_env("MMSEARCH_LLM_URL", "OPENAI_BASE_URL"),
-    )
-    llm_api_key: SecretStr | None = Field(
-        None,
-        description="API key of the OpenAI-compatible endpoint (never printed).",
-        json_schema_extra=_env("MMSEARCH_LLM_API_KEY", "OPENAI_API_KEY"),
-    )
-    ollama_host: str = Field(DEFAULT_OLLAMA_HOST, description="Ollama server URL.", json_schema_extra=_env("OLLAMA_HOST"))
-    # embedding services: the `ollama:MODEL` encoders use `ollama_host`, the `openai:MODEL` ones these
-    embed_url: str | None = Field(
-        None,
-        description="Base URL (ending in /v1) of the OpenAI-compatible embeddings endpoint of `openai:MODEL` encoders; "
-        "unset: `llm_url`, else https://api.openai.com/v1.",
-    )
-    embed_api_key: SecretStr | None = Field(
-        None, description="API key of that embeddings endpoint (never printed); unset: `llm_api_key`."
-    )
-    embed_batch_size: int = Field(64, gt=0, description="Texts per request to an embedding service (Ollama, OpenAI-compatible).")
-    # the server (`mmsearch serve`)
-    api_token: SecretStr | None = Field(
-        None,
-        description="Token the server asks of every API call and of the app; required to bind beyond 127.0.0.1.",
-    )
-    library_roots: list[Path] = Field(
-        default_factory=lambda: [Path("~").expanduser()],
-        description="Folders whose files the Library page and the API may index by path (os.pathsep-separated).",
-    )
-    uploads: Path | None = Field(
-        None, description="Where uploaded files are kept; default beside a Lite .db (data/uploads), else HOME/uploads."
-    )
-    upload_max_mb: float = Field(200.0, gt=0, description="Largest file the server accepts as an upload, in MB.")
-    # tests and benchmarks
-    milvus_server_venv: Path = Field(
-        REPO / ".venv-milvus-server", description="Venv of the Milvus 2.3.5 test server (tests, bench)."
-    )
-    lite3_venv: Path = Field(REPO / ".venv-lite3", description="Venv of the Milvus Lite 3 test server (tests, bench).")
-    failpoint: str | None = Field(None, description="Test seam: the named point where a run stops and waits.")
-
-    _origins: dict[str, str] = PrivateAttr(default_factory=dict)
-    _weight_origins: dict[str, str] = PrivateAttr(default_factory=dict)
-    _config_file: Path | None = PrivateAttr(default=None)
-    _config_how: str = PrivateAttr(default="none found")
+    db: str
+    milvus_token: Secret | None
+    device: str
+    profile: str
+    profiles: dict[str, dict[str, Any]]
+    text_encoder: str | None
+    transcriber: str
+    speech_languages: list[str]
+    weights_overrides: dict[str, Path]
+    models_mirror: str | None
+    home: Path
+    calibration: Path
+    thumbs: Path | None
+    max_pixels: int
+    max_audio_seconds: float
+    llm: str
+    llm_model: str | None
+    llm_url: str | None
+    llm_api_key: Secret | None
+    ollama_host: str
+    embed_url: str | None
+    embed_api_key: Secret | None
+    embed_batch_size: int
+    api_token: Secret | None
+    library_roots: list[Path]
+    uploads: Path | None
+    upload_max_mb: float
+    milvus_server_venv: Path
+    lite3_venv: Path
+    failpoint: str | None
 
     # -- construction ------------------------------------------------------------------------
-    def __init__(self, **values: Any) -> None:
-        load = _LOAD.get()
-        token = None
-        if load is None:
-            path, how = find_config_file(os.environ)
-            load = _Load(os.environ, path, how)
-            token = _LOAD.set(load)
-        load.flags.update(values)
-        load.weights_flags.update(weights_env_var(k) for k in values.get("weights_overrides") or {})
-        try:
-            super().__init__(**values)
-        except ValidationError as e:
-            err = SettingsError(_explain(e, load))
-            # a bad flag is bad usage: the CLI answers it like argparse does (exit 2)
-            err.from_flag = any(load.origin(str(x["loc"][0] if x.get("loc") else "profile")) == "flag" for x in e.errors())
-            raise err from None
-        finally:
-            if token is not None:
-                _LOAD.reset(token)
-        self._origins = {name: load.origin(name) for name in type(self).model_fields}
-        self._weight_origins = {var: load.weight_origin(var) for var in self.weights_overrides}
-        if self._weight_origins:
-            self._origins["weights_overrides"] = "; ".join(sorted(set(self._weight_origins.values())))
-        self._config_file = load.config_file
-        self._config_how = load.config_how
+    def __init__(self, **flags: Any) -> None:
+        """Flags (keyword values) over `os.environ` over the TOML file `find_config_file` finds."""
+        path, how = find_config_file(os.environ)
+        self._build(_Load(os.environ, path, how), flags)
 
     @classmethod
     def load(
@@ -388,128 +435,97 @@ class Settings(BaseSettings):
             how = "argument"
         else:
             path, how = find_config_file(env)
-        flags = {k: v for k, v in (overrides or {}).items() if v is not None}
-        unknown = sorted(set(flags) - set(cls.model_fields))
+        self = cls.__new__(cls)
+        self._build(_Load(env, path, how), {k: v for k, v in (overrides or {}).items() if v is not None})
+        return self
+
+    def _build(self, load: _Load, flags: Mapping[str, Any]) -> None:
+        unknown = sorted(set(flags) - set(FIELDS))
         if unknown:
             raise SettingsError(f"unknown setting(s) {', '.join(unknown)}")
+        flags = dict(flags)
         if "weights_overrides" in flags:
             flags["weights_overrides"] = {weights_env_var(k): v for k, v in flags["weights_overrides"].items()}
-        token = _LOAD.set(_Load(env, path, how))
-        try:
-            return cls(**flags)
-        finally:
-            _LOAD.reset(token)
+            load.weights_flags.update(flags["weights_overrides"])
+        load.flags.update(flags)
+        raw: dict[str, Any] = {}
+        for source in (load.from_file(), load.from_environment(), flags):  # lowest first
+            for name, value in source.items():
+                if name in _MERGED and isinstance(raw.get(name), dict) and isinstance(value, dict):
+                    value = {**raw[name], **value}
+                raw[name] = value
+        values: dict[str, Any] = {}
+        errors: list[tuple[str, str]] = []  # (field at fault, the line that says why)
+        for name, spec in FIELDS.items():
+            if name not in raw or (raw[name] is None and spec.optional):
+                values[name] = spec.default() if callable(spec.default) else spec.default
+                continue
+            try:
+                values[name] = spec.convert(raw[name])
+            except ValueError as e:
+                errors.append((name, _problem(name, raw[name], load, str(e))))
+        if not errors and values["calibration"] is None:
+            values["calibration"] = values["home"] / "calibration.json"
+        if not errors and (problem := _check_profiles(values["profile"], values["profiles"])):
+            errors.append(("profile", problem))
+        if errors:
+            lines = [line for _, line in errors]
+            err = SettingsError(f"invalid setting: {lines[0]}" if len(lines) == 1 else "invalid settings:\n  " + "\n  ".join(lines))
+            # a bad flag is bad usage: the CLI answers it like argparse does (exit 2)
+            err.from_flag = any(load.origin(name) == "flag" for name, _ in errors)
+            raise err
+        origins = {name: load.origin(name) for name in FIELDS}
+        weight_origins = {var: load.weight_origin(var) for var in values["weights_overrides"]}
+        if weight_origins:
+            origins["weights_overrides"] = "; ".join(sorted(set(weight_origins.values())))
+        self._set(values, origins, weight_origins, load.config_file, load.config_how)
 
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        """Flags > environment > TOML file; no .env or secrets-directory reading."""
-        load = _LOAD.get()
-        assert load is not None, "construct Settings through Settings.load() or Settings()"
-        sources: list[PydanticBaseSettingsSource] = [init_settings, _EnvironSource(settings_cls, load)]
-        if load.config_file is not None:
-            sources.append(_TomlSource(settings_cls, load))
-        return tuple(sources)
+    def _set(self, values: dict[str, Any], origins: dict[str, str], weight_origins: dict[str, str], config_file: Path | None, config_how: str) -> None:
+        d = self.__dict__
+        d.update(values)
+        d["_origins"], d["_weight_origins"] = origins, weight_origins
+        d["_config_file"], d["_config_how"] = config_file, config_how
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"settings are frozen: cannot set {name!r}; build new ones with Settings.load() or .replace()")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"settings are frozen: cannot delete {name!r}")
+
+    def replace(self, **changes: Any) -> Settings:
+        """A copy with `changes` applied (each value checked as a flag would be); their source
+        reads "set in code"."""
+        unknown = sorted(set(changes) - set(FIELDS))
+        if unknown:
+            raise SettingsError(f"unknown setting(s) {', '.join(unknown)}")
+        values, origins = self.as_dict(), dict(self._origins)
+        for name, value in changes.items():
+            spec = FIELDS[name]
+            values[name] = None if value is None and spec.optional else spec.convert(value)
+            origins[name] = "set in code"
+        new = type(self).__new__(type(self))
+        new._set(values, origins, dict(self._weight_origins), self._config_file, self._config_how)
+        return new
 
     @classmethod
     def env_names(cls, name: str) -> tuple[str, ...]:
         """The environment variables a field reads, first match wins (`MMSEARCH_<NAME>` unless declared)."""
-        extra = cls.model_fields[name].json_schema_extra
-        if isinstance(extra, dict) and "env" in extra:
-            return tuple(extra["env"])  # type: ignore[arg-type]
-        return ("MMSEARCH_" + name.upper(),)
-
-    # -- validation --------------------------------------------------------------------------
-    @model_validator(mode="before")
-    @classmethod
-    def _derived_defaults(cls, data: Any) -> Any:
-        if isinstance(data, dict) and not data.get("calibration"):
-            home = Path(data.get("home") or default_home()).expanduser()
-            data = {**data, "calibration": home / "calibration.json"}
-        return data
-
-    @field_validator("db")
-    @classmethod
-    def _check_db(cls, v: str) -> str:
-        v = v.strip()
-        if not v:
-            raise ValueError("the database is empty; give a .db path or http(s)://host:port")
-        m = _SCHEME.match(v)
-        if m and m.group(1).lower() not in SERVER_SCHEMES:
-            raise ValueError(
-                f"{v!r} is neither a local path (Milvus Lite, e.g. ./data/mmsearch.db) "
-                "nor a server URI (e.g. http://localhost:19530)"
-            )
-        return v
-
-    @field_validator("device", mode="before")
-    @classmethod
-    def _check_device(cls, v: Any) -> Any:
-        if isinstance(v, str):
-            v = v.strip().lower()
-            if not _DEVICE.match(v):
-                raise ValueError(f"{v!r} is not a device; use auto, cpu, cuda, cuda:N or mps")
-        return v
-
-    @field_validator("profile", mode="before")
-    @classmethod
-    def _lower(cls, v: Any) -> Any:
-        return v.strip().lower() if isinstance(v, str) else v
-
-    @model_validator(mode="after")
-    def _known_profile(self) -> "Settings":
-        if self.profile not in BUILTIN_PROFILES and self.profile not in self.profiles:
-            known = ", ".join([*BUILTIN_PROFILES, *(p for p in self.profiles if p not in BUILTIN_PROFILES)])
-            raise ValueError(f"unknown profile {self.profile!r}; choose {known} (or define [profiles.{self.profile}] in mmsearch.toml)")
-        for name, table in self.profiles.items():
-            missing = [k for k in PROFILE_KEYS_REQUIRED if k not in table]
-            unknown = [k for k in table if k not in PROFILE_KEYS]
-            if missing or unknown:
-                raise ValueError(
-                    f"profile {name!r}: " + "; ".join(filter(None, [
-                        f"missing {', '.join(missing)}" if missing else "", f"unknown {', '.join(unknown)}" if unknown else ""
-                    ]))
-                )
-        return self
-
-    @field_validator("ollama_host")
-    @classmethod
-    def _ollama_scheme(cls, v: str) -> str:
-        v = v.strip()
-        return v if v.startswith(("http://", "https://")) else "http://" + v  # OLLAMA_HOST may be host:port
-
-    @field_validator("speech_languages", mode="before")
-    @classmethod
-    def _split_languages(cls, v: Any) -> Any:
-        return [part.strip().lower() for part in v.split(",") if part.strip()] if isinstance(v, str) else v
-
-    @field_validator("library_roots", mode="before")
-    @classmethod
-    def _split_roots(cls, v: Any) -> Any:
-        return [part for part in v.split(os.pathsep) if part.strip()] if isinstance(v, str) else v
-
-    @field_validator("library_roots")
-    @classmethod
-    def _expand_roots(cls, v: list[Path]) -> list[Path]:
-        return [p.expanduser() for p in v]
-
-    @field_validator("home", "calibration", "thumbs", "uploads", "milvus_server_venv", "lite3_venv")
-    @classmethod
-    def _expand(cls, v: Path | None) -> Path | None:
-        return v.expanduser() if v is not None else None
-
-    @field_validator("weights_overrides")
-    @classmethod
-    def _weights_keys(cls, v: dict[str, Path]) -> dict[str, Path]:
-        return {weights_env_var(k): p.expanduser() for k, p in v.items()}
+        env = FIELDS[name].env
+        return env if env is not None else ("MMSEARCH_" + name.upper(),)
 
     # -- reading -----------------------------------------------------------------------------
+    def as_dict(self) -> dict[str, Any]:
+        """Every field's value, by name (secrets stay `Secret`s)."""
+        return {name: self.__dict__[name] for name in FIELDS}
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Settings) and other.as_dict() == self.as_dict()
+
+    __hash__ = None  # type: ignore[assignment]  # holds lists and dicts
+
+    def __repr__(self) -> str:
+        return "Settings(" + ", ".join(f"{name}={value!r}" for name, value in self.as_dict().items()) + ")"
+
     @property
     def db_is_server(self) -> bool:
         """True for an http(s)/tcp/unix URI (a Milvus server); False for a local Lite path."""
@@ -548,7 +564,7 @@ class Settings(BaseSettings):
         """(name, value as shown, source) rows for `mmsearch doctor`; secrets show as set/unset."""
         how = self._config_how
         rows = [("config_file", str(self._config_file) if self._config_file else "none", how)]
-        for name in type(self).model_fields:
+        for name in FIELDS:
             if name == "weights_overrides":
                 continue
             value = getattr(self, name)
@@ -567,13 +583,13 @@ class Settings(BaseSettings):
         """These settings as environment variables, for a child process (e.g. the Streamlit app)
         to rebuild the same Settings. Secrets are included in clear: pass it only to a child's env."""
         out: dict[str, str] = {}
-        for name in type(self).model_fields:
-            if name == "weights_overrides":
+        for name in FIELDS:
+            if name == "weights_overrides" or not self.env_names(name):
                 continue
             value = getattr(self, name)
             if value is None or (not include_defaults and self._origins[name] == "default"):
                 continue
-            if isinstance(value, SecretStr):
+            if isinstance(value, Secret):
                 value = value.get_secret_value()
             if name == "speech_languages":
                 value = ",".join(value)
@@ -585,31 +601,34 @@ class Settings(BaseSettings):
         return out
 
 
+def _check_profiles(profile: str, profiles: dict[str, dict[str, Any]]) -> str | None:
+    """Why the chosen profile or a profile table is wrong, or None."""
+    if profile not in BUILTIN_PROFILES and profile not in profiles:
+        known = ", ".join([*BUILTIN_PROFILES, *(p for p in profiles if p not in BUILTIN_PROFILES)])
+        return f"unknown profile {profile!r}; choose {known} (or define [profiles.{profile}] in mmsearch.toml)"
+    for name, table in profiles.items():
+        missing = [k for k in PROFILE_KEYS_REQUIRED if k not in table]
+        unknown = [k for k in table if k not in PROFILE_KEYS]
+        if missing or unknown:
+            return f"profile {name!r}: " + "; ".join(filter(None, [
+                f"missing {', '.join(missing)}" if missing else "", f"unknown {', '.join(unknown)}" if unknown else ""
+            ]))
+    return None
+
+
 def _shown(value: Any) -> str:
-    if isinstance(value, SecretStr):
+    if isinstance(value, Secret):
         return "set" if value.get_secret_value() else "unset"
     if value is None:
         return "unset"
     return str(value)
 
 
-def _explain(error: ValidationError, load: _Load) -> str:
-    """One line per invalid value, naming where it came from; secret inputs are not echoed."""
-    lines = []
-    for err in error.errors():
-        loc = err.get("loc") or ()
-        if not loc:  # a check across fields (an unknown profile): the message says it all
-            lines.append(err.get("msg", "invalid").removeprefix("Value error, "))
-            continue
-        name = str(loc[0])
-        where = load.origin(name)
-        if name == "weights_overrides" and len(loc) > 1:
-            where = load.weight_origin(str(loc[1]))
-            name = f"weights_overrides[{loc[1]}]"
-        msg = err.get("msg", "invalid").removeprefix("Value error, ")
-        secret = name in ("llm_api_key", "embed_api_key", "milvus_token", "api_token")
-        shown = "" if secret or err.get("type") == "missing" else f" = {err.get('input')!r}"
-        lines.append(f"{name}{shown} (from {where}): {msg}")
-    if len(lines) == 1:
-        return f"invalid setting: {lines[0]}"
-    return "invalid settings:\n  " + "\n  ".join(lines)
+def _problem(name: str, value: Any, load: _Load, msg: str) -> str:
+    """One line for an invalid value, naming where it came from; secret inputs are not echoed."""
+    where = load.origin(name)
+    if name == "weights_overrides" and isinstance(value, dict) and len(value) == 1:
+        var = next(iter(value))
+        where, name = load.weight_origin(var), f"weights_overrides[{var}]"
+    shown = "" if name in SECRETS else f" = {value!r}"
+    return f"{name}{shown} (from {where}): {msg}"

@@ -53,7 +53,7 @@ def fake_context(settings: Any) -> Any:
             return FakeTranscriber()
 
     name = "full" if settings.profile == "full" else "offline"
-    return FakeContext(settings.model_copy(update={"text_encoder": FAKE_ENCODER}), given_profile=Profile(name, **FAKE_PROFILE_FIELDS))
+    return FakeContext(settings.replace(text_encoder=FAKE_ENCODER), given_profile=Profile(name, **FAKE_PROFILE_FIELDS))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 
 import pytest
-from pydantic import ValidationError
 
 from app.settings import (
     DEFAULT_DB,
@@ -258,6 +257,30 @@ def test_an_invalid_value_names_where_it_came_from(home: Path, tmp_path: Path):
         load(home, toml_path=cfg)
 
 
+def test_numbers_are_checked_by_type_and_range(home: Path, tmp_path: Path):
+    assert load(home, {"MMSEARCH_MAX_AUDIO_SECONDS": " 90.5 "}).max_audio_seconds == 90.5
+    with pytest.raises(SettingsError) as e:
+        load(home, {"MMSEARCH_MAX_PIXELS": "0", "MMSEARCH_UPLOAD_MAX_MB": "big"})
+    assert str(e.value).splitlines()[1:] == [
+        "  max_pixels = '0' (from env MMSEARCH_MAX_PIXELS): should be greater than 0",
+        "  upload_max_mb = 'big' (from env MMSEARCH_UPLOAD_MAX_MB): should be a number",
+    ]
+    cfg = write_toml(tmp_path / "mm.toml", "max_pixels = 2.5\nembed_batch_size = true\n")
+    with pytest.raises(SettingsError) as e:
+        load(home, toml_path=cfg)
+    assert "max_pixels = 2.5" in str(e.value) and "embed_batch_size = True" in str(e.value)
+    assert str(e.value).count("should be a whole number") == 2
+
+
+def test_a_bad_flag_is_marked_as_one(home: Path):
+    with pytest.raises(SettingsError) as e:
+        load(home, overrides={"device": "gpu"})
+    assert e.value.from_flag and "device = 'gpu' (from flag)" in str(e.value)
+    with pytest.raises(SettingsError) as e:
+        load(home, {"MMSEARCH_DEVICE": "gpu"}, overrides={"db": "x.db"})
+    assert not e.value.from_flag
+
+
 def test_the_file_is_mmsearch_config_then_the_working_directory_then_home(home: Path, tmp_path: Path):
     write_toml(home / "config.toml", 'llm = "extractive"\n')
     assert load(home).llm == "extractive"
@@ -292,8 +315,13 @@ def test_settings_without_arguments_read_os_environ(home: Path, monkeypatch: pyt
 
 def test_settings_are_immutable(home: Path):
     s = load(home)
-    with pytest.raises(ValidationError, match="frozen"):
+    with pytest.raises(AttributeError, match="frozen"):
         s.db = "other.db"  # type: ignore[misc]
+    assert s.db == DEFAULT_DB
+    changed = s.replace(db="other.db")
+    assert (changed.db, changed.sources()["db"], s.db) == ("other.db", "set in code", DEFAULT_DB)
+    with pytest.raises(ValueError, match="neither a local path"):
+        s.replace(db="ftp://x")
 
 
 def test_to_environ_rebuilds_the_same_settings_in_a_child(home: Path, tmp_path: Path):
@@ -309,13 +337,13 @@ def test_to_environ_rebuilds_the_same_settings_in_a_child(home: Path, tmp_path: 
     assert env["MMSEARCH_DEVICE"] == "cpu"
     assert env["MMSEARCH_LLM_API_KEY"] == "sk-1"
     child = Settings.load(environ=env)
-    assert child.model_dump() == s.model_dump()
+    assert child.as_dict() == s.as_dict() and child == s
 
 
 def test_importing_settings_is_cheap():
     code = (
         "import sys, app.settings; "
-        "heavy = {'torch', 'numpy', 'pymilvus'} & set(sys.modules); "
+        "heavy = {'torch', 'numpy', 'pymilvus', 'pydantic', 'pydantic_settings'} & set(sys.modules); "
         "ours = [m for m in sys.modules if m.split('.')[0] in ('indexers', 'encoders', 'milvus')]; "
         "assert not heavy and not ours, (heavy, ours)"
     )
