@@ -247,6 +247,7 @@ def bench_encoder(
     import torch
 
     from encoders import get_encoder
+    from encoders.frozen import FREEZE_AT
     from indexers.image_io import open_image
     from indexers.images import index_images
     from milvus import VectorStore
@@ -257,6 +258,10 @@ def bench_encoder(
     enc = get_encoder(encoder_id, device, None)
     decoded = [open_image(p) for p in files]
     enc.embed_documents(decoded[:4])  # load + warm up
+    enc.expect_documents(n)  # as index_images does: a run this long may freeze a CNN's forward (encoders.frozen)
+    enc.embed_documents([im.copy() for im in decoded[:4]])  # … which then happens here, before any timing
+    if enc.freezes_on_cpu:
+        notes.append(f"forward frozen for the CPU (encoders.frozen, from {FREEZE_AT} images): {'yes' if enc.forward_frozen else 'no'}")
     forward, preprocess = native_model(encoder_id, device)
     run_naive(files[:2], forward, preprocess, device)  # warm up the native model
     cores = torch.get_num_threads()

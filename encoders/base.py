@@ -18,6 +18,8 @@ from typing import Any
 
 import numpy as np
 
+from encoders.frozen import FrozenForward
+
 log = logging.getLogger(__name__)
 
 # Labels with their scores, per document: [[("Dog", 0.82), ("Bark", 0.61)], …]
@@ -254,6 +256,9 @@ class Encoder:
     # CNNs run faster on channels-last tensors (oneDNN on a CPU: EfficientNet-Lite0 2 at a
     # time 75 → 85 images/s, 8 at a time 47 → 72; tensor cores on a GPU).
     channels_last: bool = False
+    # CNNs whose forward a long CPU run freezes (`encoders.frozen`: batch norm folded, oneDNN
+    # fusions; ResNet50 1.2×, EfficientNet-Lite0 1.6× here); they run it through `self._forward`.
+    freezes_on_cpu: bool = False
     # Encoders whose `prepare_document` gives the same input share a key, so an indexer
     # prepares each document once for all of them; None: nothing to prepare.
     prepare_key: str | None = None
@@ -281,6 +286,7 @@ class Encoder:
         self._lock = threading.Lock()
         self.weights_source: str = "not loaded"
         self._views: dict[int, Encoder] = {}
+        self._forward = FrozenForward()  # shared with the batch-size views (a shallow copy)
 
     @property
     def batch_size(self) -> int:
@@ -336,6 +342,19 @@ class Encoder:
         out = fn(chunk)
         plan.record(len(chunk), time.perf_counter() - t0)
         return out
+
+    def expect_documents(self, n: int) -> None:
+        """Say that about `n` documents are coming (an indexer's count of files): an encoder
+        with a one-time speed-up that pays off over many (a frozen CNN forward) takes it."""
+        if self.freezes_on_cpu:
+            self._forward.expect(n)
+        for part in self.parts():
+            part.expect_documents(n)
+
+    @property
+    def forward_frozen(self) -> bool:
+        """True once this encoder's forward runs as a frozen graph (`encoders.frozen`)."""
+        return self._forward.is_frozen
 
     def tags(self, items: list[Any], top: int = 5, min_score: float = 0.0) -> Labels | None:
         """Top labels with their scores, per document; None when this encoder has no tags."""
@@ -434,6 +453,11 @@ class Encoder:
 
         model = model.eval().to(self.device)
         return model.to(memory_format=torch.channels_last) if self.channels_last else model
+
+    def _use_forward(self, module: Any) -> None:
+        """Run forward passes through `module` via `self._forward` (frozen on a CPU once a run
+        is long enough, for encoders that set `freezes_on_cpu`)."""
+        self._forward.use(module, self.freezes_on_cpu and self.device == "cpu")
 
     def _to_device(self, x: Any) -> Any:
         """A CPU batch on the model's device; on CUDA through pinned memory, without blocking."""

@@ -44,6 +44,7 @@ class TimmEfficientNetEncoder(Encoder):
     cpu_batch_size = 32
     cpu_batch_sizes = (2, 8, 32)
     channels_last = True
+    freezes_on_cpu = True
     prepare_key = EFFICIENTNET_ID
 
     def __init__(self, device: str = "auto", batch_size: int | None = None) -> None:
@@ -92,6 +93,7 @@ class TimmEfficientNetEncoder(Encoder):
             mapped[dk] = sv
         model.load_state_dict(mapped)
         self._model = self._place_model(model)
+        self._use_forward(features_and_probs(self._model))
         cfg = timm.data.resolve_data_config({}, model=model)
         self._transform = timm.data.create_transform(**cfg)
         self.weights_source = str(path)
@@ -139,8 +141,7 @@ class TimmEfficientNetEncoder(Encoder):
 
         x = self._to_device(self._stack_inputs(chunk))
         with torch.inference_mode(), self._autocast():
-            f = self._model.forward_head(self._model.forward_features(x), pre_logits=True)
-            p = self._model.get_classifier()(f).softmax(-1)
+            f, p = self._forward(x)
         return f.float().cpu().numpy(), p.float().cpu().numpy()
 
     def _input_tensor(self, image: Any) -> Any:
@@ -163,6 +164,22 @@ class TimmEfficientNetEncoder(Encoder):
             idx = np.argsort(-row)[:top]
             out.append([(names[i], float(row[i])) for i in idx])
         return out
+
+
+def features_and_probs(model: Any) -> Any:
+    """A module whose forward gives (pooled features, class probabilities): one graph to freeze."""
+    import torch
+
+    class FeaturesAndProbs(torch.nn.Module):
+        def __init__(self, net: Any) -> None:
+            super().__init__()
+            self.net = net
+
+        def forward(self, x: Any) -> tuple[Any, Any]:
+            f = self.net.forward_head(self.net.forward_features(x), pre_logits=True)
+            return f, self.net.get_classifier()(f).softmax(-1)
+
+    return FeaturesAndProbs(model).eval()
 
 
 _LABELS: list[str] | None = None

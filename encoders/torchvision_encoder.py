@@ -24,6 +24,7 @@ class TorchvisionResNet50Encoder(Encoder):
 
     cpu_batch_size = 16
     channels_last = True
+    freezes_on_cpu = True
 
     def __init__(self, pretrained: bool = True, device: str = "auto", batch_size: int | None = None) -> None:
         super().__init__(device=device, batch_size=batch_size)
@@ -78,6 +79,7 @@ class TorchvisionResNet50Encoder(Encoder):
             self.weights_source = "random init (tests only)"
         model.fc = torch.nn.Identity()  # keep the pooled 2048-d features
         self._model = self._place_model(model)
+        self._use_forward(self._model)
         self._transform = weights.transforms()
 
     def _input_tensor(self, image: Any) -> Any:
@@ -95,7 +97,7 @@ class TorchvisionResNet50Encoder(Encoder):
 
         x = self._to_device(self._stack_inputs(items))
         with torch.inference_mode(), self._autocast():
-            return self._model(x).float().cpu().numpy()
+            return self._forward(x).float().cpu().numpy()
 
     def pull(self) -> Path | None:
         """Download the weights into the mmsearch cache (or its mirror), checking the sha256

@@ -470,6 +470,8 @@ def index_catalogue(
     # 2. decode the next batch on worker threads while the models embed this one
     batches = [todo[i : i + batch_size] for i in range(0, len(todo), batch_size)]
     bar = progress_bar(progress, len(todo), "item", "importing catalogue")
+    for enc, _ in collections:
+        enc.expect_documents(len(todo))
     with ThreadPoolExecutor(workers) as pool, model_threads_beside(workers, encoders):
         pending = [pool.submit(_decode, p, store.uri, url_timeout, encoders) for p in batches[0]] if batches else []
         for i, batch in enumerate(batches):

@@ -79,6 +79,8 @@ def _copy_rows(old: Collection, store: VectorStore, encoders: Sequence[Encoder],
     targets = [(enc, _target(store, old.kind, enc)) for enc in encoders]
     report.collections = [c.name for _, c in targets]
     bar = progress_bar(progress, len(rows), "item", f"filling {old.kind} with {', '.join(e.spec.id for e in encoders)}")
+    for enc in encoders:
+        enc.expect_documents(len(rows))
     for i in range(0, len(rows), BATCH):
         batch = rows[i : i + BATCH]
         ids = [r["id"] for r in batch]

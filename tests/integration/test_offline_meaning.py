@@ -110,8 +110,8 @@ def test_each_photo_runs_through_the_model_once(sample_photos, tmp_path, monkeyp
     encoders = [get_encoder(e) for e in PROFILES["offline"].image_encoders]
     image_enc = encoders[0].load()
     seen: list[int] = []
-    real = image_enc._model.forward_features
-    monkeypatch.setattr(image_enc._model, "forward_features", lambda x: (seen.append(len(x)), real(x))[1])
+    real = image_enc._forward_batch  # one forward pass, eager or frozen (`encoders.frozen`)
+    monkeypatch.setattr(image_enc, "_forward_batch", lambda chunk: (seen.append(len(chunk)), real(chunk))[1])
     uri = str(tmp_path / "t.db")
     store = VectorStore(uri)
     report = index_images([sample_photos], store, encoders, progress=False)
