@@ -353,8 +353,13 @@ class Encoder:
 
     @property
     def forward_frozen(self) -> bool:
-        """True once this encoder's forward runs as a frozen graph (`encoders.frozen`)."""
-        return self._forward.is_frozen
+        """True when this encoder's forward runs as a frozen graph (`encoders.frozen`)."""
+        return self._forward.is_frozen and self._forward.allowed
+
+    def allow_freezing(self, allowed: bool) -> None:
+        """Let a long CPU run freeze this encoder's forward (the default), or keep it eager from
+        now on (a frozen graph is kept for when it is allowed again). Shared with its views."""
+        self._forward.allowed = allowed
 
     def tags(self, items: list[Any], top: int = 5, min_score: float = 0.0) -> Labels | None:
         """Top labels with their scores, per document; None when this encoder has no tags."""

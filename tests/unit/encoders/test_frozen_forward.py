@@ -40,6 +40,11 @@ def test_resnet50_freezes_only_for_a_long_run_and_gives_the_eager_vectors():
     view = enc.with_batch_size(3)
     assert view.forward_frozen
     assert np.min(np.sum(view.embed_documents(images) * eager, axis=1)) > 0.9999
+    enc.allow_freezing(False)  # eager again, for the encoder and its views
+    assert not enc.forward_frozen and not view.forward_frozen
+    assert np.array_equal(enc.embed_documents([im.copy() for im in images]), eager)
+    enc.allow_freezing(True)
+    assert view.forward_frozen
 
 
 def test_efficientnet_frozen_keeps_features_and_labels():
