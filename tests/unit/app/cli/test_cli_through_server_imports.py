@@ -19,6 +19,8 @@ from typing import Any, Iterator
 
 import pytest
 
+from tests.fake_llm import send_json
+
 REPO = Path(__file__).resolve().parents[4]
 TOKEN = "test-token"
 HIT = {"id": "doc1#0", "score": 0.75, "source": "/docs/owls.md", "kind": "doc", "title": "Owls", "text": "Owls hunt at night."}
@@ -41,12 +43,7 @@ class StandIn(BaseHTTPRequestHandler):
         pass
 
     def answer(self, body: Any, status: int = 200) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        send_json(self, status, body)
 
     def do_GET(self) -> None:
         if self.headers.get("Authorization") != f"Bearer {TOKEN}":
