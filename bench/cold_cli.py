@@ -219,8 +219,9 @@ def main(argv: list[str] | None = None) -> None:
         f"Load average (1, 5, 15 min) before: {', '.join(f'{x:.1f}' for x in load_before)}; after: "
         f"{', '.join(f'{x:.1f}' for x in load_after)} — the machine ({os.cpu_count()} cores) was shared with other "
         "jobs while this ran, so wall times carry their waits; CPU time is the steadier figure.\n"
-        "Through the server, `search text` builds no context (no numpy, pymilvus or models in the CLI); "
-        "`ask` still imports the answer and retrieval modules (numpy with them) before it looks for the server.\n"
+        "Through the server, `search text` and `ask` build no context (no numpy, pymilvus or models in the CLI; "
+        "tested in tests/unit/app/cli/test_cli_through_server_imports.py); the settings are read with the standard "
+        "library. `ask`'s wall time through the server is mostly the server composing the answer.\n"
         f"Command: `python -m bench.cold_cli --rounds {args.rounds}`. Library: licence texts {chunks} and the demo photos."
         + (f"\n\n{batched}" if batched else "")
     )
