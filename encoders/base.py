@@ -338,9 +338,11 @@ class Encoder:
         plan = self.batch_plan
         if plan is None:
             return fn(chunk)
+        frozen_before = self._forward.is_frozen
         t0 = time.perf_counter()
         out = fn(chunk)
-        plan.record(len(chunk), time.perf_counter() - t0)
+        if self._forward.is_frozen == frozen_before:  # the pass that froze the forward timed the freezing
+            plan.record(len(chunk), time.perf_counter() - t0)
         return out
 
     def expect_documents(self, n: int) -> None:
