@@ -389,3 +389,14 @@ def test_server_settings_library_roots_and_uploads_place(tmp_path):
     assert s.uploads_dir() == tmp_path / "uploads"
     assert Settings.load(environ={"MMSEARCH_DB": "http://h:19530", "MMSEARCH_HOME": str(tmp_path)}).uploads_dir() == tmp_path / "uploads"
     assert Settings.load(environ=s.to_environ()).library_roots == s.library_roots
+
+
+def test_to_environ_leaves_out_what_only_the_file_can_set(home: Path, tmp_path: Path):
+    """Profiles live only in the TOML file (no variable): a child reads them from the same file."""
+    cfg = write_toml(
+        tmp_path / "mm.toml",
+        '[profiles.mine]\nimage_encoders = ["fake:16"]\ntext_to_image = "fake:16"\nimage_to_image = "fake:16"\ntext = "fake:16"\n',
+    )
+    s = load(home, toml_path=cfg)
+    assert s.sources()["profiles"] == f"file {cfg}" and "mine" in s.profiles
+    assert not any("PROFILES" in var for var in s.to_environ(include_defaults=True))
