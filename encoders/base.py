@@ -348,8 +348,7 @@ class Encoder:
     def expect_documents(self, n: int) -> None:
         """Say that about `n` documents are coming (an indexer's count of files): an encoder
         with a one-time speed-up that pays off over many (a frozen CNN forward) takes it."""
-        if self.freezes_on_cpu:
-            self._forward.expect(n)
+        self._forward.expect(n)  # freezes only where `_use_forward` enabled it
         for part in self.parts():
             part.expect_documents(n)
 
