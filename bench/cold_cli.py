@@ -8,7 +8,8 @@ EfficientNet-Lite0 + the label bridge). Then, in interleaved rounds (each round 
 once, so every row sees the same noise), each in a fresh interpreter:
 
 - baselines: `python -c pass`, `python -c "import numpy"`, `python -c "import pymilvus"` (which
-  imports pandas, grpc and protobuf: the floor of a query that opens the database itself);
+  imports pandas, grpc and protobuf), and pymilvus as mmsearch imports it (pandas deferred until
+  used, `milvus.deferred_pandas`: the floor of a query that opens the database itself);
 - `search text --kind doc`, `ask` (extractive answer) and `search text "a butterfly"` (photos,
   label bridge): as shipped (MiniLM's numpy path), and with the numpy path switched off
   (`encoders.minilm_fast.configure(enabled=False)`: the sentence-transformers path, as before);
@@ -184,6 +185,7 @@ def main(argv: list[str] | None = None) -> None:
         "python -c pass": [py, "-c", "pass"],
         "python -c 'import numpy'": [py, "-c", "import numpy"],
         "python -c 'import pymilvus'": [py, "-c", "import pymilvus"],
+        "pymilvus as mmsearch imports it (pandas deferred)": [py, "-c", "from milvus.client import import_pymilvus; import_pymilvus()"],
     }
     for name, q in queries.items():
         direct[f"{name} — numpy MiniLM (now)"] = [*cli, *q]

@@ -11,6 +11,7 @@ from pathlib import Path
 from types import ModuleType
 from urllib.parse import urlparse
 
+from milvus.deferred_pandas import import_deferring_pandas
 from milvus.errors import StoreError, StoreLockedError, first_line
 
 log = logging.getLogger(__name__)
@@ -50,7 +51,9 @@ def import_pymilvus() -> ModuleType:
     such as `./data/my.db`, which for mmsearch is a Milvus Lite database (see
     `milvus.store.default_uri`). So during its first import the variable is set to ""
     (set, not removed, so pymilvus's own reading of a `.env` file cannot put it back) and
-    restored straight after. Every import of pymilvus in this package goes through here."""
+    restored straight after. pandas, which pymilvus imports for DataFrames mmsearch never passes,
+    is imported only if something uses it (`milvus.deferred_pandas`). Every import of pymilvus in
+    this package goes through here."""
     with _import_lock:  # one thread imports; the others wait for the whole module
         if "pymilvus" in sys.modules:
             return sys.modules["pymilvus"]
@@ -59,7 +62,7 @@ def import_pymilvus() -> ModuleType:
         if hide:
             os.environ["MILVUS_URI"] = ""
         try:
-            import pymilvus
+            pymilvus = import_deferring_pandas("pymilvus")
         finally:
             if hide:
                 os.environ["MILVUS_URI"] = uri

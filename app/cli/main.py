@@ -67,8 +67,8 @@ def main(argv: Sequence[str] | None = None, context_factory: Callable[[Settings]
     from its settings (tests hand in one with test doubles).
 
     Run as the program (`argv` None, the real context), a query command closes the database and
-    ends the process at once (`leave`): tearing down an interpreter that has loaded pymilvus,
-    pandas and grpc takes 0.5-1.5 s here, longer than the query itself."""
+    ends the process at once (`leave`): tearing down an interpreter that has loaded pymilvus and
+    grpc takes 0.5-1.5 s here, longer than the query itself."""
     parser = build_parser()
     args = parser.parse_args(argv)
     code = _run(parser, args, context_factory)

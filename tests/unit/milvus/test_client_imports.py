@@ -1,7 +1,8 @@
 """What opening and searching a Milvus Lite file imports, in a fresh interpreter (read from
 `sys.modules` afterwards; no timing): not pkg_resources (milvus-lite 2.5.1's `__init__` is
 replaced by its one effect, `__version__`), and not scipy.sparse (pymilvus's "is this a SciPy
-sparse matrix?" answers no until SciPy is imported, then checks as before); and the Lite
+sparse matrix?" answers no until SciPy is imported, then checks as before), and not pandas
+(deferred while pymilvus imports: `milvus.deferred_pandas`); and the Lite
 server process is started once, on a thread, while pymilvus is imported."""
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ store = VectorStore(db)
 coll = store.collection("image", "fake:4", 4)
 coll.upsert([{"id": f"r{i}", "vector": np.eye(4, dtype=np.float32)[i], "title": f"t{i}"} for i in range(4)])
 hits = coll.search(np.eye(4, dtype=np.float32)[2:3], k=2)[0]
-loaded = sorted(m for m in ("pkg_resources", "scipy.sparse") if m in sys.modules)
+loaded = sorted(m for m in ("pkg_resources", "scipy.sparse", "pandas") if m in sys.modules)
 import milvus_lite
 from pymilvus.client.utils import SciPyHelper
 
@@ -63,7 +64,7 @@ print("PROBE " + json.dumps({"first": hits[0]["id"], "loaded": loaded, "version"
 """
 
 
-def test_lite_search_imports_neither_pkg_resources_nor_scipy_and_starts_one_server(tmp_path: Path) -> None:
+def test_lite_search_imports_no_pkg_resources_scipy_or_pandas_and_starts_one_server(tmp_path: Path) -> None:
     import importlib.metadata
 
     env = {k: v for k, v in os.environ.items() if k not in ("MMSEARCH_DB", "MILVUS_URI")}
