@@ -224,7 +224,7 @@ def main(argv: list[str] | None = None) -> None:
         "Through the server, `search text` and `ask` build no context (no numpy, pymilvus or models in the CLI; "
         "tested in tests/unit/app/cli/test_cli_through_server_imports.py); the settings are read with the standard "
         "library. `ask`'s wall time through the server is mostly the server composing the answer.\n"
-        f"Command: `python -m bench.cold_cli --rounds {args.rounds}`. Library: licence texts {chunks} and the demo photos."
+        f"Command: `python -m bench.cold_cli --rounds {args.rounds}{'' if args.throughput else ' --throughput 0'}`. Library: licence texts {chunks} and the demo photos."
         + (f"\n\n{batched}" if batched else "")
     )
     write_result("cold_cli", "Cold CLI text queries", f"rounds={args.rounds} (interleaved), profile offline, library {lib}", table, notes, pkgs=("numpy", "tokenizers", "sentence-transformers", "torch"))
