@@ -54,7 +54,7 @@ def test_our_cap_not_pils_warning_threshold_decides(monkeypatch):
         open_image(buf.getvalue())
 
 
-@pytest.mark.parametrize("orientation, expected_size", [(1, (80, 40)), (3, (80, 40)), (6, (40, 80)), (8, (40, 80))])
+@pytest.mark.parametrize("orientation, expected_size", [(1, (80, 40)), (2, (80, 40)), (3, (80, 40)), (6, (40, 80)), (8, (40, 80))])
 def test_exif_orientation_is_honoured(orientation, expected_size):
     """An 80×40 JPEG tagged "rotate 90°" (6 or 8) is a 40×80 portrait photo."""
     from PIL import ImageDraw
@@ -69,7 +69,7 @@ def test_exif_orientation_is_honoured(orientation, expected_size):
     assert out.size == expected_size
     assert out.info["orig_size"] == expected_size  # the stored width/height follow the display
     # where the red band ends up: orientation 6 turns the stored left edge into the top
-    red_at = {1: (2, 20), 3: (77, 20), 6: (20, 2), 8: (20, 77)}[orientation]
+    red_at = {1: (2, 20), 2: (77, 20), 3: (77, 20), 6: (20, 2), 8: (20, 77)}[orientation]
     r, g, b = out.getpixel(red_at)
     assert r > 200 and b < 60
 
@@ -134,3 +134,16 @@ def test_save_thumbnail_writes_a_small_square_jpeg(tmp_path):
         r, g, b = th.convert("RGB").getpixel((128, 20))  # the band above the 256×128 photo
         assert min(r, g, b) > 200
     assert not list(target.parent.glob("*.tmp"))
+
+
+def test_a_small_photo_keeps_its_size_in_the_thumbnail(tmp_path):
+    """A photo smaller than the thumbnail is centred as it is, not enlarged."""
+    target = tmp_path / "small.jpg"
+    save_thumbnail(Image.new("RGB", (100, 50), (30, 30, 200)), target, size=256)
+    with Image.open(target) as th:
+        th = th.convert("RGB")
+        assert th.size == (256, 256)
+        r, g, b = th.getpixel((128, 128))
+        assert b > 170 and r < 70
+        for x, y in ((70, 128), (128, 95), (128, 160)):  # just outside the 100×50 photo
+            assert min(th.getpixel((x, y))) > 200
