@@ -140,18 +140,22 @@ def _text(v: Any) -> str:
 
 
 def _positive(kind: type) -> Callable[[Any], Any]:
+    """A converter to `kind` (int or float) above 0, refusing with the sentence a user sees."""
     name = "a whole number" if kind is int else "a number"
 
     def convert(v: Any) -> Any:
-        if isinstance(v, bool):
+        if isinstance(v, str):  # from a flag, a variable or the file
+            try:
+                x = kind(v.strip())
+            except ValueError:
+                raise ValueError(f"should be {name}") from None
+        elif isinstance(v, (int, float)) and not isinstance(v, bool):  # set in code or TOML
+            if kind is int and v != int(v):  # 2.5 is not a whole number; 2.0 is
+                raise ValueError(f"should be {name}")
+            x = kind(v)
+        else:
             raise ValueError(f"should be {name}")
-        try:
-            x = kind(v.strip()) if isinstance(v, str) else (kind(v) if isinstance(v, (int, float)) else None)
-        except ValueError:
-            x = None
-        if x is None or (kind is int and isinstance(v, float) and v != int(v)):
-            raise ValueError(f"should be {name}")
-        if not x > 0:
+        if not x > 0:  # also refuses NaN
             raise ValueError("should be greater than 0")
         return x
 
