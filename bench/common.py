@@ -75,3 +75,27 @@ def fresh_dir(path: Path) -> Path:
     shutil.rmtree(path, ignore_errors=True)
     path.mkdir(parents=True)
     return path
+
+
+def index_images_timed(images: Path, enc, db: Path, expected: int) -> float:
+    """Seconds for one `mmsearch index` of the photos in `images` with `enc`, as a new process
+    runs it: into a fresh Milvus Lite database at `db`, the encoder's measured batch size
+    forgotten; torch's threads are restored afterwards (the indexer's thread plan changes them)."""
+    import torch
+
+    from indexers.images import index_images
+    from milvus import VectorStore
+    from milvus.client import close
+
+    cores = torch.get_num_threads()
+    store = VectorStore(str(fresh_dir(db.parent) / db.name))
+    if enc.batch_plan is not None:
+        enc.batch_plan.forget()
+    t0 = time.perf_counter()
+    report = index_images([images], store, [enc], progress=False)
+    seconds = time.perf_counter() - t0
+    close(store.uri)
+    torch.set_num_threads(cores)
+    if report.indexed != expected:
+        raise RuntimeError(f"indexed {report.indexed} of {expected} photos: {report.summary()}")
+    return seconds

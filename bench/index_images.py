@@ -44,7 +44,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from bench.common import fresh_dir, markdown_table, write_result
+from bench.common import fresh_dir, index_images_timed, markdown_table, write_result
 
 log = logging.getLogger("bench.index_images")
 
@@ -249,9 +249,6 @@ def bench_encoder(
     from encoders import get_encoder
     from encoders.frozen import FREEZE_AT
     from indexers.image_io import open_image
-    from indexers.images import index_images
-    from milvus import VectorStore
-    from milvus.client import close
 
     n = len(files)
     notes: list[str] = []
@@ -267,15 +264,7 @@ def bench_encoder(
     cores = torch.get_num_threads()
 
     def e2e() -> float:
-        store = VectorStore(str(fresh_dir(root / "db") / "e2e.db"))
-        if enc.batch_plan is not None:
-            enc.batch_plan.forget()  # a new process measures its batch size afresh
-        t0 = time.perf_counter()
-        report = index_images([images_dir], store, [enc], progress=False)
-        dt = time.perf_counter() - t0
-        close(store.uri)
-        assert report.indexed == n, report.summary()
-        return dt
+        return index_images_timed(images_dir, enc, root / "db" / "e2e.db", n)
 
     def timed(fn: Callable[[], Any]) -> Callable[[], float]:
         def run() -> float:
