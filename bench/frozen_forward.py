@@ -17,10 +17,9 @@ import os
 import shutil
 import statistics
 import tempfile
-import time
 from pathlib import Path
 
-from bench.common import markdown_table, write_result
+from bench.common import index_images_timed, markdown_table, write_result
 from bench.index_images import make_images
 
 log = logging.getLogger("bench.frozen_forward")
@@ -29,13 +28,8 @@ DEFAULT_ENCODERS = ("timm:efficientnet_lite0", "torchvision:resnet50/random")
 
 def compare(encoder_id: str, images: Path, n: int, rounds: int, root: Path) -> list[str]:
     """One table row: eager and frozen images/s end to end (medians), their ratio and the rounds."""
-    import torch
-
     from encoders import get_encoder
     from indexers.image_io import open_image
-    from indexers.images import index_images
-    from milvus import VectorStore
-    from milvus.client import close
 
     sample = [open_image(p) for p in sorted(images.glob("*.jpg"))[:4]]
     enc = get_encoder(encoder_id, "cpu")
@@ -44,21 +38,12 @@ def compare(encoder_id: str, images: Path, n: int, rounds: int, root: Path) -> l
     enc.embed_documents([im.copy() for im in sample])  # freeze, and warm the frozen graph up
     if not enc.forward_frozen:
         raise SystemExit(f"{encoder_id} did not freeze (not a CNN that freezes on a CPU?)")
-    cores = torch.get_num_threads()
     rates: dict[str, list[float]] = {"eager": [], "frozen": []}
     for r in range(rounds):
         order = ["eager", "frozen"] if r % 2 == 0 else ["frozen", "eager"]
         for name in order:
             enc.allow_freezing(name == "frozen")
-            store = VectorStore(str(root / f"{name}_{r}" / "bench.db"))
-            if enc.batch_plan is not None:
-                enc.batch_plan.forget()
-            t0 = time.perf_counter()
-            report = index_images([images], store, [enc], progress=False)
-            seconds = time.perf_counter() - t0
-            close(store.uri)
-            torch.set_num_threads(cores)
-            assert report.indexed == n, report.summary()
+            seconds = index_images_timed(images, enc, root / f"{name}_{r}" / "bench.db", n)
             rates[name].append(n / seconds)
             log.info("%s round %d %s: %.1f images/s", encoder_id, r + 1, name, n / seconds)
     med = {k: statistics.median(v) for k, v in rates.items()}
