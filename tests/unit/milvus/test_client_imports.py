@@ -7,15 +7,11 @@ server process is started once, on a thread, while pymilvus is imported."""
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[3]
+from tests.fresh_python import probe_env, run_probe
 
 PROBE = """
 import json, sys
@@ -67,14 +63,7 @@ print("PROBE " + json.dumps({"first": hits[0]["id"], "loaded": loaded, "version"
 def test_lite_search_imports_no_pkg_resources_scipy_or_pandas_and_starts_one_server(tmp_path: Path) -> None:
     import importlib.metadata
 
-    env = {k: v for k, v in os.environ.items() if k not in ("MMSEARCH_DB", "MILVUS_URI")}
-    env["PYTHONPATH"] = str(REPO)
-    proc = subprocess.run(
-        [sys.executable, "-c", PROBE, str(tmp_path / "x.db")], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300
-    )
-    lines = [line for line in proc.stdout.splitlines() if line.startswith("PROBE ")]
-    assert lines, f"stdout:\n{proc.stdout[-2000:]}\nstderr:\n{proc.stderr[-3000:]}"
-    got = json.loads(lines[-1].removeprefix("PROBE "))
+    got = run_probe(PROBE, [str(tmp_path / "x.db")], tmp_path, probe_env())
     assert got["first"] == "r2"
     assert got["loaded"] == []
     assert got["version"] == importlib.metadata.version("milvus-lite")

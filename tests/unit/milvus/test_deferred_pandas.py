@@ -4,13 +4,9 @@ first, and an import that the stand-ins cannot serve falls back to the usual one
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[3]
+from tests.fresh_python import probe_env, run_probe
 
 # pymilvus's own uses of pandas: dtype inference from values, and "is this a DataFrame?"
 USES = """
@@ -34,17 +30,8 @@ DEFERRED = "from milvus.client import import_pymilvus; import_pymilvus()\n" + US
 PANDAS_FIRST = "import pandas\nfrom milvus.client import import_pymilvus; import_pymilvus()\n" + USES
 
 
-def probe(code: str, cwd: Path, *extra_path: Path) -> dict:
-    env = {k: v for k, v in os.environ.items() if k not in ("MMSEARCH_DB", "MILVUS_URI")}
-    env["PYTHONPATH"] = os.pathsep.join(str(p) for p in (REPO, *extra_path))
-    proc = subprocess.run([sys.executable, "-c", code], cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
-    lines = [line for line in proc.stdout.splitlines() if line.startswith("PROBE ")]
-    assert lines, f"stdout:\n{proc.stdout[-2000:]}\nstderr:\n{proc.stderr[-3000:]}"
-    return json.loads(lines[-1].removeprefix("PROBE "))
-
-
 def test_pymilvus_answers_the_same_with_pandas_deferred(tmp_path: Path) -> None:
-    deferred, usual = probe(DEFERRED, tmp_path), probe(PANDAS_FIRST, tmp_path)
+    deferred, usual = (run_probe(code, [], tmp_path, probe_env()) for code in (DEFERRED, PANDAS_FIRST))
     assert deferred["pandas_before_use"] is False
     assert deferred["stand_in"] == "DeferredModule"
     assert usual["stand_in"] == "module"  # pandas already imported: nothing deferred
@@ -67,5 +54,5 @@ import pandas
 print("PROBE " + json.dumps({"width": oddpkg.WIDTH, "real": oddpkg.pd is pandas and oddpkg.part.pd is pandas,
       "registered": sys.modules["oddpkg"] is oddpkg}))
 """
-    got = probe(code, tmp_path, tmp_path / "lib")
-    assert got == {"width": 80, "real": True, "registered": True}
+    got = run_probe(code, [], tmp_path, probe_env(tmp_path / "lib"))
+    assert {k: got[k] for k in ("width", "real", "registered")} == {"width": 80, "real": True, "registered": True}

@@ -9,9 +9,6 @@ serve` announces itself (`app.server.discovery.announce`, this process's pid).""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -20,8 +17,8 @@ from typing import Any, Iterator
 import pytest
 
 from tests.fake_llm import send_json
+from tests import fresh_python
 
-REPO = Path(__file__).resolve().parents[4]
 TOKEN = "test-token"
 HIT = {"id": "doc1#0", "score": 0.75, "source": "/docs/owls.md", "kind": "doc", "title": "Owls", "text": "Owls hunt at night."}
 HEAVY = ("numpy", "pymilvus", "pandas", "torch", "encoders", "milvus", "indexers.calibration", "app.search.engine")
@@ -95,14 +92,7 @@ def stand_in(tmp_path: Path) -> Iterator[Path]:
 
 def run_probe(args: list[str], cwd: Path) -> dict[str, Any]:
     """`mmsearch ARGS` in a fresh interpreter; its exit code, output and the heavy modules it loaded."""
-    env = {k: v for k, v in os.environ.items() if k not in ("MMSEARCH_DB", "MILVUS_URI")}
-    env["PYTHONPATH"] = str(REPO)
-    proc = subprocess.run([sys.executable, "-c", PROBE.format(heavy=HEAVY), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
-    lines = [line for line in proc.stdout.splitlines() if line.startswith("PROBE ")]
-    assert lines, f"no probe line; stdout:\n{proc.stdout[-2000:]}\nstderr:\n{proc.stderr[-3000:]}"
-    result = json.loads(lines[-1].removeprefix("PROBE "))
-    result["stdout"], result["stderr"] = proc.stdout, proc.stderr
-    return result
+    return fresh_python.run_probe(PROBE.format(heavy=HEAVY), args, cwd, fresh_python.probe_env())
 
 
 def test_text_query_through_a_server_loads_no_models_nor_database(stand_in: Path) -> None:
