@@ -38,30 +38,27 @@ def open_image(source: str | Path | bytes, max_side: int = 512):
         fp = Path(source)
         if fp.stat().st_size == 0:
             raise ImageDecodeError("empty file")
+    _leave_the_cap_to_us()
     try:
-        with warnings.catch_warnings():
-            # Our own cap (below) decides; PIL's warning at ~89.5 M pixels must not
-            # override it. PIL's hard error (~179 M) still refuses before decoding.
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            img = Image.open(fp)
-            w, h = img.size
-            if w * h > max_pixels():
-                raise ImageDecodeError(f"image too large: {w}×{h} pixels exceeds the {max_pixels():,}-pixel cap")
-            if img.format == "JPEG":
-                # decode at a reduced DCT scale (2-8× less work) that keeps both sides ≥ max_side/2,
-                # enough for the models' 224-px inputs and the 256-px thumbnails
-                img.draft("RGB", (max_side // 2, max_side // 2))
-            img.seek(0)  # first frame of GIFs and multi-page TIFFs
-            img.load()
-            orientation = img.getexif().get(0x0112)
-            if orientation in (5, 6, 7, 8):  # EXIF orientation: rotated 90°/270°
-                w, h = h, w  # report the size as displayed
-            if orientation in (2, 3, 4, 5, 6, 7, 8):  # turned or mirrored (transposing copies the image)
-                img = ImageOps.exif_transpose(img)
-            img = _to_rgb(img)
-            img.thumbnail((max_side, max_side), Image.Resampling.BILINEAR)  # see `save_thumbnail`
-            img.info["orig_size"] = (w, h)
-            return img
+        img = Image.open(fp)
+        w, h = img.size
+        if w * h > max_pixels():
+            raise ImageDecodeError(f"image too large: {w}×{h} pixels exceeds the {max_pixels():,}-pixel cap")
+        if img.format == "JPEG":
+            # decode at a reduced DCT scale (2-8× less work) that keeps both sides ≥ max_side/2,
+            # enough for the models' 224-px inputs and the 256-px thumbnails
+            img.draft("RGB", (max_side // 2, max_side // 2))
+        img.seek(0)  # first frame of GIFs and multi-page TIFFs
+        img.load()
+        orientation = img.getexif().get(0x0112)
+        if orientation in (5, 6, 7, 8):  # EXIF orientation: rotated 90°/270°
+            w, h = h, w  # report the size as displayed
+        if orientation in (2, 3, 4, 5, 6, 7, 8):  # turned or mirrored (transposing copies the image)
+            img = ImageOps.exif_transpose(img)
+        img = _to_rgb(img)
+        img.thumbnail((max_side, max_side), Image.Resampling.BILINEAR)  # see `save_thumbnail`
+        img.info["orig_size"] = (w, h)
+        return img
     except ImageDecodeError:
         raise
     except UnidentifiedImageError:
@@ -70,6 +67,21 @@ def open_image(source: str | Path | bytes, max_side: int = 512):
         raise ImageDecodeError(f"image too large: exceeds the {max_pixels():,}-pixel cap") from None
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         raise ImageDecodeError(f"corrupt or truncated image ({str(exc)[:120]})") from None
+
+
+def _leave_the_cap_to_us() -> None:
+    """Ignore PIL's DecompressionBombWarning (at ~89.5 M pixels): our own cap (`max_pixels`)
+    decides, and PIL's hard error (~179 M) still refuses before decoding.
+
+    A filter for the whole process, put first when it is not, rather than `warnings.catch_warnings`
+    around each decode: that swaps the process-wide filter list on entry and exit, and on the
+    decode workers it put back a list without the filter another thread had just added (a CNN
+    forward freezing beside them; `make demo` printed torch's FutureWarning)."""
+    from PIL import Image
+
+    first = ("ignore", None, Image.DecompressionBombWarning, None, 0)
+    if warnings.filters[:1] != [first]:
+        warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
 
 
 def _to_rgb(img):

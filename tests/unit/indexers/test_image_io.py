@@ -54,6 +54,25 @@ def test_our_cap_not_pils_warning_threshold_decides(monkeypatch):
         open_image(buf.getvalue())
 
 
+def test_decoding_leaves_the_process_warning_filters_alone(monkeypatch):
+    """Decode workers run beside other threads: entering and leaving `warnings.catch_warnings`
+    there put back a filter list without a filter another thread had added meanwhile (torch's
+    FutureWarning reached `make demo`). Decoding (PIL warning included) now uses none."""
+    import warnings
+
+    def swapping(*args, **kwargs):
+        raise AssertionError("open_image swapped the process's warning filters")
+
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)
+    config.configure(max_pixels=10_000)  # restored by the conftest
+    monkeypatch.setattr(warnings, "catch_warnings", swapping)
+    buf = io.BytesIO()
+    Image.new("RGB", (40, 40), (10, 200, 10)).save(buf, "PNG")  # PIL warns above 1 000 px
+    before = warnings.filters
+    assert open_image(buf.getvalue()).size == (40, 40)
+    assert warnings.filters is before
+
+
 @pytest.mark.parametrize("orientation, expected_size", [(1, (80, 40)), (2, (80, 40)), (3, (80, 40)), (6, (40, 80)), (8, (40, 80))])
 def test_exif_orientation_is_honoured(orientation, expected_size):
     """An 80×40 JPEG tagged "rotate 90°" (6 or 8) is a 40×80 portrait photo."""
