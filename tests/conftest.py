@@ -47,6 +47,24 @@ ISOLATED_VARS = (
 )
 
 
+# A full run writes a few GB of models, stores and thumbnails under the temp folder at its
+# peak. When that disk fills, tests fail in ways that do not say so: say it once at the end.
+LOW_DISK_BYTES = 1 << 30
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    import tempfile
+
+    where = tempfile.gettempdir()
+    free = shutil.disk_usage(where).free
+    if free < LOW_DISK_BYTES:
+        terminalreporter.write_line(
+            f"only {free / 2**20:.0f} MB free on the disk holding {where}: failures above may come "
+            "from a full disk, not from mmsearch (a full run needs a few GB there)",
+            yellow=True,
+        )
+
+
 @pytest.fixture(scope="session")
 def mmsearch_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The session's MMSEARCH_HOME (weights cache, label-vector cache, server thumbnails)."""

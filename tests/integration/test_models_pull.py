@@ -161,13 +161,13 @@ def test_a_repository_without_the_weights_is_one_sentence(standin_files, tmp_pat
 MCLIP = "open_clip:xlm-roberta-base-ViT-B-32/laion5b_s13b_b90k"
 
 
-def test_multilingual_clip_pulls_its_text_model_config_and_tokenizer(tmp_path_factory, monkeypatch):
+def test_multilingual_clip_pulls_its_text_model_config_and_tokenizer(tmp_path, monkeypatch):
     """The xlm-roberta CLIP needs two repositories: its weights, and `xlm-roberta-base`'s
     config.json and tokenizer (which open_clip loads when it builds the model). After the pull,
     with the stand-in shut and HF_HUB_OFFLINE=1, it builds and embeds Korean and English text."""
     from tests.model_hub import MCLIP_REPO, XLMR_REPO
 
-    tmp = tmp_path_factory.mktemp("mclip")
+    tmp = tmp_path
     files = build_standin_files(tmp / "files", ("mclip",))
     home = tmp / "home"
     with serve(files) as hub:
