@@ -31,13 +31,9 @@ from typing import Any, Iterator, NamedTuple, Sequence
 
 from encoders.base import Encoder
 from indexers.image_io import ImageDecodeError, open_image, save_thumbnail
-from indexers.images import predicted_labels
-from indexers.model_inputs import (
-    inputs_for,
-    model_threads_beside,
-    pipeline_batch,
-    prepare_inputs,
-)
+from indexers.forward_plan import ForwardPlan
+from indexers.images import embed_and_label
+from indexers.model_inputs import decode_side, inputs_for, pipeline_batch, prepare_inputs
 from indexers.progress import Progress, progress_bar
 from indexers.report import IndexReport, is_out_of_room
 from indexers.thumbs import thumb_path
@@ -417,7 +413,7 @@ def product_row(prep: _Prepared, vector: Any, store_uri: str, size: tuple[int, i
 def _decode(prep: _Prepared, store_uri: str, url_timeout: float, encoders: Sequence[Encoder]) -> tuple[Any, dict[str, Any]]:
     """The decoded image and its model inputs (run on worker threads)."""
     source: str | bytes = fetch_url(prep.source, url_timeout) if is_url(prep.source) else prep.source
-    img = open_image(source)
+    img = open_image(source, short_side=decode_side(encoders))
     tp = thumb_path(store_uri, prep.hash)
     if not tp.exists():
         save_thumbnail(img, tp)
@@ -472,9 +468,10 @@ def index_catalogue(
     bar = progress_bar(progress, len(todo), "item", "importing catalogue")
     for enc, _ in collections:
         enc.expect_documents(len(todo))
-    with ThreadPoolExecutor(workers) as pool, model_threads_beside(workers, encoders):
+    with ThreadPoolExecutor(workers) as pool, ForwardPlan(encoders) as plan:
         pending = [pool.submit(_decode, p, store.uri, url_timeout, encoders) for p in batches[0]] if batches else []
         for i, batch in enumerate(batches):
+            t_step = time.perf_counter()
             results = []
             for p, fut in zip(batch, pending):
                 try:
@@ -487,7 +484,8 @@ def index_catalogue(
                     report.skip(f"{where}:{p.item.line}", f"cannot read image ({exc.strerror or exc})")
             pending = [pool.submit(_decode, p, store.uri, url_timeout, encoders) for p in batches[i + 1]] if i + 1 < len(batches) else []
             if results:
-                _embed_and_store(results, collections, store.uri)
+                _embed_and_store(results, collections, store.uri, plan)
+                plan.record(len(results), time.perf_counter() - t_step)
                 report.indexed += len(results)
                 report.updated += sum(1 for p, _ in results if p.item.id in was_there)
             bar.update(len(batch))
@@ -509,14 +507,15 @@ def index_catalogue(
 
 
 def _embed_and_store(
-    batch: list[tuple[_Prepared, tuple[Any, dict[str, Any]]]], collections: list[tuple[Encoder, Collection]], store_uri: str
+    batch: list[tuple[_Prepared, tuple[Any, dict[str, Any]]]],
+    collections: list[tuple[Encoder, Collection]],
+    store_uri: str,
+    plan: ForwardPlan,
 ) -> None:
     images = [img for _, (img, _) in batch]
     prepared = [inputs for _, (_, inputs) in batch]
     for enc, coll in collections:
-        model_inputs = inputs_for(enc, images, prepared)
-        vecs = enc.embed_documents(model_inputs)
-        labels = predicted_labels(enc, model_inputs)
+        vecs, labels = embed_and_label(enc, inputs_for(enc, images, prepared), plan)
         rows = [
             product_row(p, v, store_uri, img.info.get("orig_size", img.size), lab)
             for (p, (img, _)), v, lab in zip(batch, vecs, labels)

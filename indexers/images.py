@@ -20,7 +20,8 @@ from indexers.image_io import (
     open_image,
     save_thumbnail,
 )
-from indexers.model_inputs import ThreadPlan, inputs_for, pipeline_batch, prepare_inputs
+from indexers.forward_plan import ForwardPlan
+from indexers.model_inputs import decode_side, inputs_for, pipeline_batch, prepare_inputs
 from indexers.progress import Progress, progress_bar
 from indexers.report import IndexReport, is_out_of_room
 from indexers.thumbs import thumb_path
@@ -59,7 +60,7 @@ def image_row(decoded: DecodedImage, vector, store_uri: str, extra: dict[str, An
 
 
 def _decode(path: Path, digest: str, store_uri: str, encoders: Sequence[Encoder]) -> DecodedImage:
-    img = open_image(path)
+    img = open_image(path, short_side=decode_side(encoders))
     w, h = img.info["orig_size"]
     rid = item_id(digest)
     tp = thumb_path(store_uri, rid)
@@ -93,8 +94,8 @@ def index_images(
     Files stream from the folder walk in chunks of `chunk_size`: each chunk is hashed (cheap)
     and checked against the store, so a re-run only decodes and embeds new content, and the
     run holds one chunk's bookkeeping whatever the library's size. The next batch decodes on
-    worker threads while the model embeds the current one, and torch's threads beside them
-    follow the measured costs (`ThreadPlan`). The progress total is every file found; files
+    worker threads while the model embeds the current one, in one forward pass or two at once,
+    whichever measures faster (`ForwardPlan`). The progress total is every file found; files
     already stored (or unreadable) count as done when their chunk is checked.
     """
 
@@ -111,7 +112,7 @@ def index_images(
         enc.expect_documents(total)  # files found: a long run repays a one-time speed-up (`encoders.frozen`)
     bar = progress_bar(progress, total, "img", "indexing images")
 
-    with ThreadPoolExecutor(workers) as pool, ThreadPlan(workers, encoders) as plan:
+    with ThreadPoolExecutor(workers) as pool, ForwardPlan(encoders) as plan:
 
         def todo() -> Iterator[tuple[Path, str]]:
             """(file, digest) of each file missing from a collection, one chunk checked at a time."""
@@ -130,7 +131,7 @@ def index_images(
                 yield from new
 
         def submit(batch: list[tuple[Path, str]]) -> list[Future]:
-            return [pool.submit(plan.timed, _safe_decode, p, digest, store.uri, encoders) for p, digest in batch]
+            return [pool.submit(_safe_decode, p, digest, store.uri, encoders) for p, digest in batch]
 
         # a small first step: nothing overlaps its decoding, so the model waits for all of it
         batches = _batches(todo(), min(batch_size, FIRST_STEP), batch_size)
@@ -151,9 +152,10 @@ def index_images(
                 else:
                     good.append(res)
             del results
-            forward_s = _embed_and_store(good, collections, store.uri) if good else 0.0
+            if good:
+                _embed_and_store(good, collections, store.uri, plan)
             # the first batch's decoding overlapped nothing: its step starts when it is ready
-            plan.record(len(good), time.perf_counter() - (t_ready if i == 0 else t_wait) - checking_s, forward_s)
+            plan.record(len(good), time.perf_counter() - (t_ready if i == 0 else t_wait) - checking_s)
             if good:
                 report.indexed += len(good)
                 failpoints.reached(failpoints.BATCH_STORED)
@@ -181,25 +183,37 @@ def _batches(items: Iterable[T], first: int, size: int) -> Iterator[list[T]]:
         n = size
 
 
-def _embed_and_store(batch: list[DecodedImage], collections: list[tuple[Encoder, Collection]], store_uri: str) -> float:
-    """Embed and upsert one batch into every collection; return the seconds the models took."""
+def _embed_and_store(
+    batch: list[DecodedImage], collections: list[tuple[Encoder, Collection]], store_uri: str, plan: ForwardPlan
+) -> None:
+    """Embed one batch with every encoder (a CPU model in the plan's lanes) and upsert it."""
     images = [d.image for d in batch]
     prepared = [d.inputs for d in batch]
-    model_s = 0.0
     for enc, coll in collections:
-        inputs = inputs_for(enc, images, prepared)
-        t0 = time.perf_counter()
-        vecs = enc.embed_documents(inputs)
-        extras = label_extras(enc, inputs)
-        model_s += time.perf_counter() - t0
-        rows = [image_row(d, v, store_uri, extra) for d, v, extra in zip(batch, vecs, extras)]
-        coll.upsert(rows)
-    return model_s
+        vecs, labels = embed_and_label(enc, inputs_for(enc, images, prepared), plan)
+        coll.upsert([image_row(d, v, store_uri, extra) for d, v, extra in zip(batch, vecs, text_extras(labels))])
+
+
+def embed_and_label(enc: Encoder, inputs: list[Any], plan: ForwardPlan) -> tuple[Any, list[str | None]]:
+    """Vectors and predicted labels (`predicted_labels`) of `inputs`, on a CPU in the plan's
+    lanes; each lane labels what its own forward pass embedded (`classify` reuses that pass)."""
+    import numpy as np
+
+    def one_lane(part: list[Any]) -> tuple[Any, list[str | None]]:
+        return enc.embed_documents(part), predicted_labels(enc, part)
+
+    lanes = plan.in_lanes(one_lane, inputs) if enc.device == "cpu" else [one_lane(inputs)]
+    return np.concatenate([v for v, _ in lanes]), [label for _, labels in lanes for label in labels]
 
 
 def label_extras(enc: Encoder, images: list[Any]) -> list[dict[str, Any]]:
     """Extra searchable text: the predicted labels, for encoders that classify."""
-    return [{"text": text} if text is not None else {} for text in predicted_labels(enc, images)]
+    return text_extras(predicted_labels(enc, images))
+
+
+def text_extras(labels: list[str | None]) -> list[dict[str, Any]]:
+    """Row extras that make predicted labels searchable text (none where there are none)."""
+    return [{"text": text} if text is not None else {} for text in labels]
 
 
 def predicted_labels(enc: Encoder, images: list[Any]) -> list[str | None]:

@@ -251,3 +251,17 @@ def test_a_directly_built_panns_bridges_to_itself():
     enc = PannsEncoder(pretrained=False, device="cpu")
     bridge = enc.text_bridge("sentence_transformers:all-MiniLM-L6-v2")
     assert bridge.audio_encoder is enc and bridge.spec.id == "panns_tags:Cnn14/random+all-MiniLM-L6-v2"
+
+
+def test_photos_decode_for_the_largest_model_input_of_a_run():
+    """Each encoder says the side of its image input (from open_clip's own config, without
+    loading weights), and a run's photos keep the largest (`decode_side`)."""
+    from indexers.model_inputs import decode_side
+
+    clip = get_encoder("open_clip:ViT-B-32/random", "cpu")
+    siglip_384 = get_encoder("open_clip:ViT-B-16-SigLIP-384/random", "cpu")
+    resnet = get_encoder("torchvision:resnet50/random", "cpu")
+    assert (clip.image_side, siglip_384.image_side, resnet.image_side) == (224, 384, 224)
+    assert decode_side([clip, resnet]) == 224
+    assert decode_side([clip, siglip_384, resnet]) == 384
+    assert clip._model is None and siglip_384._model is None  # nothing was loaded

@@ -1,0 +1,162 @@
+"""How a CPU model's forward passes share the cores with the decode workers, chosen by measurement.
+
+Two schedules on a CPU with at least two cores:
+
+- `whole`: one forward pass at a time on torch threads for every core. Decoding the next batch
+  takes cores from it, and torch's intra-op threads wait for each other at every layer, so
+  one thread losing its core stalls them all.
+- `lanes`: the step's batch cut in two, and the halves forwarded at once, each on half the
+  cores' torch threads (on 2 cores: one thread each, so no thread ever waits for another).
+  Decoding then only slows the lane it interrupts, for about its own CPU time.
+
+On this machine's 2 cores, photos per second end to end (`python -m bench.index_images`):
+EfficientNet-Lite0 28 → 36-42, ResNet50 10 → 12, CLIP ViT-B-32 10 → 11.5-12.4. Which is faster
+still depends on the model, the cores and the load, so `ForwardPlan` measures both on the run's
+own steps and keeps the faster.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Callable, Sequence, TypeVar
+
+from encoders.base import Encoder
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+R = TypeVar("R")
+
+#: Forward passes at once in the `lanes` schedule.
+LANES = 2
+
+
+def available_cores() -> int:
+    """CPU cores this process may run on (its affinity mask where the OS has one)."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """Forward passes at once (`lanes`) and torch's intra-op threads for each (`threads`)."""
+
+    name: str
+    lanes: int
+    threads: int
+
+
+def cut(items: Sequence[T], parts: int) -> list[list[T]]:
+    """`items` in at most `parts` contiguous, non-empty runs, their sizes differing by at most one."""
+    n = len(items)
+    parts = max(1, min(parts, n))
+    bounds = [round(i * n / parts) for i in range(parts + 1)]
+    return [list(items[a:b]) for a, b in zip(bounds, bounds[1:])]
+
+
+class ForwardPlan:
+    """The schedule of a photo run's CPU forward passes (see the module docstring), kept or
+    changed after each pipeline step from the measured wall time per item of whole steps
+    (waiting for decoding included). The first step is not counted (it loads and may freeze
+    the model).
+
+    Trying the other schedule costs a step at its speed (EfficientNet-Lite0 here: 32 photos at
+    29/s instead of 46/s, 6 % of a 256-photo run), so it is first tried after `FIRST_PROBE`
+    counted steps, when the run is long enough for a better choice to repay it; then again
+    after `REPROBE_EVERY` steps, an interval that doubles (up to `REPROBE_MAX`) each time the
+    tried schedule loses and starts over when it wins, since the load of a shared machine
+    changes. Inactive (one lane, torch's threads untouched) without a CPU encoder that
+    prepares its inputs, or on one core. Use it as a context manager: it sets torch's threads,
+    runs the lanes and restores both."""
+
+    FIRST_PROBE = 8
+    REPROBE_EVERY = 8
+    REPROBE_MAX = 64
+
+    def __init__(self, encoders: Sequence[Encoder], cores: int | None = None, start: str = "lanes") -> None:
+        self.cores = cores or available_cores()
+        self.active = self.cores > 1 and any(enc.device == "cpu" and enc.prepare_key for enc in encoders)
+        self.whole = Schedule("whole", 1, self.cores)
+        self.lanes = Schedule("lanes", LANES, max(1, self.cores // LANES))
+        if start not in ("lanes", "whole"):
+            raise ValueError(f"unknown schedule {start!r}: lanes or whole")
+        # lanes first: on 2 cores it was the faster for every photo encoder measured
+        self.current = getattr(self, start) if self.active else Schedule("untouched", 1, 0)
+        self._per_item: dict[str, float] = {}  # schedule name → seconds per item (EMA)
+        self._warm = False
+        self._since_probe = 0
+        self._probe_every = self.FIRST_PROBE
+        self._probing = False
+        self._before: int | None = None
+        self._pool: ThreadPoolExecutor | None = None
+
+    def __enter__(self) -> ForwardPlan:
+        if self.active:
+            import torch
+
+            self._before = torch.get_num_threads()
+            self._pool = ThreadPoolExecutor(LANES - 1, thread_name_prefix="forward-lane")
+            self._use(self.current)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._pool is not None:
+            self._pool.shutdown()
+        if self._before is not None:
+            import torch
+
+            torch.set_num_threads(self._before)
+
+    def _use(self, schedule: Schedule) -> None:
+        import torch
+
+        self.current = schedule
+        if torch.get_num_threads() != schedule.threads:
+            torch.set_num_threads(schedule.threads)
+
+    def in_lanes(self, fn: Callable[[list[T]], R], items: Sequence[T]) -> list[R]:
+        """`fn` over `items` cut into the schedule's lanes, run at once (this thread takes the
+        last); the results in the items' order. One call of `fn` on all of them in `whole`."""
+        parts = cut(items, self.current.lanes)
+        if len(parts) < 2 or self._pool is None:
+            return [fn(list(items))]
+        futures = [self._pool.submit(fn, part) for part in parts[:-1]]
+        last = fn(parts[-1])
+        return [f.result() for f in futures] + [last]
+
+    def record(self, items: int, step_s: float) -> None:
+        """One pipeline step of `items` took `step_s` of wall time; choose the next step's schedule."""
+        if not self.active or items <= 0:
+            return
+        if not self._warm:
+            self._warm = True
+            return
+        name, value = self.current.name, step_s / items
+        old = self._per_item.get(name)
+        # a try measures afresh (its last measurement is old); otherwise a running mean
+        self._per_item[name] = value if old is None or self._probing else 0.5 * (old + value)
+        self._since_probe += 1
+        if self._probing:  # the step just measured was a try: keep the faster
+            self._probing = False
+            nxt = min((self.whole, self.lanes), key=lambda s: self._per_item.get(s.name, float("inf")))
+            won = nxt is self.current
+            self._probe_every = self.REPROBE_EVERY if won else min(2 * self._probe_every, self.REPROBE_MAX)
+            self._since_probe = 0
+        elif self._since_probe >= self._probe_every:
+            nxt, self._probing = (self.whole if self.current is self.lanes else self.lanes), True
+        else:
+            return
+        if nxt is not self.current:
+            log.debug(
+                "forward schedule %s → %s (ms per item: %s)", self.current.name, nxt.name,
+                {k: round(1000 * v, 1) for k, v in self._per_item.items()},
+            )
+            self._use(nxt)
+
+    def seconds_per_item(self) -> dict[str, float]:
+        """The measured wall seconds per item of each schedule tried so far."""
+        return dict(self._per_item)

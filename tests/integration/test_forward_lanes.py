@@ -1,0 +1,52 @@
+"""A batch forwarded in two lanes at once gives the vectors and labels of one whole forward,
+in the same order: EfficientNet-Lite0 (its packaged real weights, frozen as in a long run),
+the label bridge that reuses its forward pass, and CLIP's open_clip path (tiny architecture)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from encoders import get_encoder
+from indexers.forward_plan import ForwardPlan
+from indexers.images import embed_and_label
+from indexers.model_inputs import inputs_for, prepare_inputs
+
+pytestmark = pytest.mark.slow
+
+
+def _both_schedules(encoders, images):
+    prepared = [prepare_inputs(im, encoders) for im in images]
+    out = {}
+    for start in ("whole", "lanes"):
+        with ForwardPlan(encoders, cores=2, start=start) as plan:
+            assert plan.current.name == start
+            out[start] = [embed_and_label(enc, inputs_for(enc, images, prepared), plan) for enc in encoders]
+    return out
+
+
+def test_efficientnet_and_its_label_bridge_in_lanes_equal_one_pass(test_images):
+    net = get_encoder("timm:efficientnet_lite0", "cpu")
+    bridge = get_encoder("label_bridge:efficientnet_lite0+all-MiniLM-L6-v2", "cpu")
+    for enc in (net, bridge):
+        enc.expect_documents(1000)  # frozen, as in a run of many photos
+    images = [im.copy() for im in test_images] * 2  # 12: lanes of 6
+    out = _both_schedules([net, bridge], images)
+    assert net.forward_frozen and bridge.image_encoder.forward_frozen
+    for (v_whole, l_whole), (v_lanes, l_lanes) in zip(out["whole"], out["lanes"]):
+        assert v_whole.shape == v_lanes.shape == (12, v_whole.shape[1])
+        assert np.allclose(v_whole, v_lanes, atol=1e-4)
+        assert [lab.split(" (")[0] if lab else lab for lab in l_whole] == [lab.split(" (")[0] if lab else lab for lab in l_lanes]
+    assert out["lanes"][0][1] == [None] * 12  # the plain CNN does not label; the bridge does
+    labels = out["lanes"][1][1]
+    assert all(lab and lab.count(";") == 4 for lab in labels)  # five ImageNet labels per photo
+    assert labels[:6] == labels[6:]  # the same photos twice: the same labels, in order
+
+
+def test_open_clip_in_lanes_equals_one_pass(tiny_clip_id, test_images):
+    enc = get_encoder(tiny_clip_id, "cpu")
+    out = _both_schedules([enc], [im.copy() for im in test_images])
+    (v_whole, l_whole), (v_lanes, l_lanes) = out["whole"][0], out["lanes"][0]
+    assert np.allclose(v_whole, v_lanes, atol=1e-5)
+    assert l_whole == l_lanes == [None] * len(test_images)
+    assert not np.allclose(v_lanes[0], v_lanes[1])  # different photos, different vectors
