@@ -24,6 +24,7 @@ from indexers.forward_plan import ForwardPlan
 from indexers.model_inputs import decode_side, inputs_for, pipeline_batch, prepare_inputs
 from indexers.progress import Progress, progress_bar
 from indexers.report import IndexReport, is_out_of_room
+from indexers.store_behind import StoreBehind
 from indexers.thumbs import thumb_path
 from milvus import Collection, VectorStore
 
@@ -95,7 +96,8 @@ def index_images(
     and checked against the store, so a re-run only decodes and embeds new content, and the
     run holds one chunk's bookkeeping whatever the library's size. The next batch decodes on
     worker threads while the model embeds the current one, in one forward pass or two at once,
-    whichever measures faster (`ForwardPlan`). The progress total is every file found; files
+    whichever measures faster (`ForwardPlan`), and the previous one is written to the store
+    (`StoreBehind`). The progress total is every file found; files
     already stored (or unreadable) count as done when their chunk is checked.
     """
 
@@ -112,7 +114,7 @@ def index_images(
         enc.expect_documents(total)  # files found: a long run repays a one-time speed-up (`encoders.frozen`)
     bar = progress_bar(progress, total, "img", "indexing images")
 
-    with ThreadPoolExecutor(workers) as pool, ForwardPlan(encoders) as plan:
+    with ThreadPoolExecutor(workers) as pool, ForwardPlan(encoders) as plan, StoreBehind() as behind:
 
         def todo() -> Iterator[tuple[Path, str]]:
             """(file, digest) of each file missing from a collection, one chunk checked at a time."""
@@ -120,6 +122,7 @@ def index_images(
                 failed_before = len(report.failed)
                 digests = digest_files(chunk, report, workers, pool)
                 ids = {p: item_id(d) for p, d in digests.items()}
+                behind.wait()  # a copy of a file in the batch being written is then seen as stored
                 present = [c.existing_ids(ids.values()) for _, c in collections]
                 new = [(p, digests[p]) for p in digests if not all(ids[p] in s for s in present)]
                 unchanged = len(digests) - len(new)
@@ -153,12 +156,10 @@ def index_images(
                     good.append(res)
             del results
             if good:
-                _embed_and_store(good, collections, store.uri, plan)
+                rows = _embed(good, collections, store.uri, plan)
+                behind.submit(lambda rows=rows: _write(rows), lambda n=len(good): _stored(report, n))
             # the first batch's decoding overlapped nothing: its step starts when it is ready
             plan.record(len(good), time.perf_counter() - (t_ready if i == 0 else t_wait) - checking_s)
-            if good:
-                report.indexed += len(good)
-                failpoints.reached(failpoints.BATCH_STORED)
             bar.update(len(batch))
             batch, good, i = following, [], i + 1
     bar.close()
@@ -183,15 +184,28 @@ def _batches(items: Iterable[T], first: int, size: int) -> Iterator[list[T]]:
         n = size
 
 
-def _embed_and_store(
+def _embed(
     batch: list[DecodedImage], collections: list[tuple[Encoder, Collection]], store_uri: str, plan: ForwardPlan
-) -> None:
-    """Embed one batch with every encoder (a CPU model in the plan's lanes) and upsert it."""
+) -> list[tuple[Collection, list[dict[str, Any]]]]:
+    """The rows of one batch for every collection (a CPU model runs in the plan's lanes)."""
     images = [d.image for d in batch]
     prepared = [d.inputs for d in batch]
+    out = []
     for enc, coll in collections:
         vecs, labels = embed_and_label(enc, inputs_for(enc, images, prepared), plan)
-        coll.upsert([image_row(d, v, store_uri, extra) for d, v, extra in zip(batch, vecs, text_extras(labels))])
+        out.append((coll, [image_row(d, v, store_uri, extra) for d, v, extra in zip(batch, vecs, text_extras(labels))]))
+    return out
+
+
+def _write(rows: list[tuple[Collection, list[dict[str, Any]]]]) -> None:
+    for coll, coll_rows in rows:
+        coll.upsert(coll_rows)
+
+
+def _stored(report: IndexReport, n: int) -> None:
+    """`n` photos are in every collection: count them, and tell a crash test (`failpoints`)."""
+    report.indexed += n
+    failpoints.reached(failpoints.BATCH_STORED)
 
 
 def embed_and_label(enc: Encoder, inputs: list[Any], plan: ForwardPlan) -> tuple[Any, list[str | None]]:
