@@ -124,9 +124,19 @@ class ForwardPlan:
         parts = cut(items, self.current.lanes)
         if len(parts) < 2 or self._pool is None:
             return [fn(list(items))]
-        futures = [self._pool.submit(fn, part) for part in parts[:-1]]
+        futures = [self._pool.submit(self._lane, fn, part, self.current.threads) for part in parts[:-1]]
         last = fn(parts[-1])
         return [f.result() for f in futures] + [last]
+
+    @staticmethod
+    def _lane(fn: Callable[[list[T]], R], part: list[T], threads: int) -> R:
+        import torch
+
+        # a thread keeps the torch thread count it first ran with: set it here, not only in
+        # the thread that chose the schedule
+        if torch.get_num_threads() != threads:
+            torch.set_num_threads(threads)
+        return fn(part)
 
     def record(self, items: int, step_s: float) -> None:
         """One pipeline step of `items` took `step_s` of wall time; choose the next step's schedule."""

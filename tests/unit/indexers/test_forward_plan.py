@@ -43,6 +43,14 @@ def test_lanes_run_at_once_on_two_threads_and_come_back_in_order() -> None:
     assert len(set(seen)) == 2
 
 
+def test_every_lane_runs_torch_on_the_schedules_threads() -> None:
+    with ForwardPlan([_CpuModel()], cores=4) as plan:
+        assert plan.lanes.threads == 2 and torch.get_num_threads() == 2
+        torch.set_num_threads(3)  # changed since: a new thread would start with 3
+        first_lane, _ = plan.in_lanes(lambda part: torch.get_num_threads(), [1, 2])
+        assert first_lane == 2
+
+
 def test_the_plan_tries_the_other_schedule_on_long_runs_and_keeps_the_faster() -> None:
     before = torch.get_num_threads()
     with ForwardPlan([_CpuModel()], cores=2) as plan:
