@@ -10,7 +10,7 @@ import shutil
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Any, Iterator, Sequence
 
 RESULTS = Path(__file__).parent / "results"
 log = logging.getLogger("bench")
@@ -75,6 +75,19 @@ def fresh_dir(path: Path) -> Path:
     shutil.rmtree(path, ignore_errors=True)
     path.mkdir(parents=True)
     return path
+
+
+def warmed_encoder(encoder_id: str, device: str, sample: list[Any], expected: int) -> Any:
+    """The encoder as a run of `expected` photos has it before its timed part: loaded, its first
+    forward done, told how many photos are coming (a CNN's forward freezes from `FREEZE_AT`),
+    and run once more, so any freezing happens here, untimed. `sample`: decoded photos (≥ 1)."""
+    from encoders import get_encoder
+
+    enc = get_encoder(encoder_id, device, None)
+    enc.embed_documents([im.copy() for im in sample[:4]])
+    enc.expect_documents(expected)
+    enc.embed_documents([im.copy() for im in sample[:4]])
+    return enc
 
 
 def index_images_timed(images: Path, enc, db: Path, expected: int) -> float:

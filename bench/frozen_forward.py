@@ -19,7 +19,7 @@ import statistics
 import tempfile
 from pathlib import Path
 
-from bench.common import index_images_timed, markdown_table, write_result
+from bench.common import index_images_timed, markdown_table, warmed_encoder, write_result
 from bench.index_images import make_images
 
 log = logging.getLogger("bench.frozen_forward")
@@ -28,14 +28,10 @@ DEFAULT_ENCODERS = ("timm:efficientnet_lite0", "torchvision:resnet50/random")
 
 def compare(encoder_id: str, images: Path, n: int, rounds: int, root: Path) -> list[str]:
     """One table row: eager and frozen images/s end to end (medians), their ratio and the rounds."""
-    from encoders import get_encoder
     from indexers.image_io import open_image
 
     sample = [open_image(p) for p in sorted(images.glob("*.jpg"))[:4]]
-    enc = get_encoder(encoder_id, "cpu")
-    enc.embed_documents([im.copy() for im in sample])  # load and warm up eagerly
-    enc.expect_documents(n)
-    enc.embed_documents([im.copy() for im in sample])  # freeze, and warm the frozen graph up
+    enc = warmed_encoder(encoder_id, "cpu", sample, n)  # frozen, and the frozen graph warmed up
     if not enc.forward_frozen:
         raise SystemExit(f"{encoder_id} did not freeze (not a CNN that freezes on a CPU?)")
     rates: dict[str, list[float]] = {"eager": [], "frozen": []}

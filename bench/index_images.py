@@ -44,7 +44,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from bench.common import fresh_dir, index_images_timed, markdown_table, write_result
+from bench.common import fresh_dir, index_images_timed, markdown_table, warmed_encoder, write_result
 
 log = logging.getLogger("bench.index_images")
 
@@ -246,17 +246,13 @@ def bench_encoder(
     """Table rows for one encoder (median images/s, ratio to the best peer) and notes."""
     import torch
 
-    from encoders import get_encoder
     from encoders.frozen import FREEZE_AT
     from indexers.image_io import open_image
 
     n = len(files)
     notes: list[str] = []
-    enc = get_encoder(encoder_id, device, None)
     decoded = [open_image(p) for p in files]
-    enc.embed_documents(decoded[:4])  # load + warm up
-    enc.expect_documents(n)  # as index_images does: a run this long may freeze a CNN's forward (encoders.frozen)
-    enc.embed_documents([im.copy() for im in decoded[:4]])  # … which then happens here, before any timing
+    enc = warmed_encoder(encoder_id, device, decoded, n)  # as index_images does: n photos may freeze a CNN
     if enc.freezes_on_cpu:
         notes.append(f"forward frozen for the CPU (encoders.frozen, from {FREEZE_AT} images): {'yes' if enc.forward_frozen else 'no'}")
     forward, preprocess = native_model(encoder_id, device)

@@ -28,7 +28,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from bench.common import fresh_dir, markdown_table, write_result
+from bench.common import fresh_dir, markdown_table, warmed_encoder, write_result
 from bench.index_images import DEFAULT_ENCODERS, make_images
 
 log = logging.getLogger("bench.photo_costs")
@@ -46,15 +46,11 @@ def costs(encoder_id: str, files: list[Path], thumbs: Path) -> list[str]:
     """One table row for `encoder_id`."""
     import torch
 
-    from encoders import get_encoder
     from encoders.frozen import FREEZE_AT
     from indexers.image_io import open_image, save_thumbnail
 
-    enc = get_encoder(encoder_id, "cpu", None)
     decoded = [open_image(p) for p in files]
-    enc.embed_documents([im.copy() for im in decoded[:4]])  # load and warm up
-    enc.expect_documents(max(FREEZE_AT, len(files)))  # as a run of 256 photos or more does
-    enc.embed_documents([im.copy() for im in decoded[:4]])  # freezes a CNN's forward here, untimed
+    enc = warmed_encoder(encoder_id, "cpu", decoded, max(FREEZE_AT, len(files)))  # as a run of 256+ photos
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # the steps on the decode workers run one to a thread
     try:

@@ -18,9 +18,10 @@ from encoders.base import Encoder, EncoderSpec, Labels, WeightsNotFoundError
 from encoders.ids import EFFICIENTNET_ID
 from encoders.weights import local_weights, override_env_var
 
-# How many recent inputs' outputs are kept for the label bridge: at least one pipeline
-# step's worth (and always the whole of the last call).
-_RECENT_ITEMS = 64
+# How many recent inputs' outputs are kept for the label bridge: several pipeline steps'
+# worth, since lanes forwarding at once each add theirs before the bridge reads them (and
+# always the whole of the last call); ~9 KB an item.
+_RECENT_ITEMS = 256
 _WEIGHTS_FILE = "efficientnet-lite0.pth"
 
 
