@@ -9,10 +9,10 @@ Two schedules on a CPU with at least two cores:
   cores' torch threads (on 2 cores: one thread each, so no thread ever waits for another).
   Decoding then only slows the lane it interrupts, for about its own CPU time.
 
-On this machine's 2 cores, photos per second end to end (`python -m bench.index_images`):
-EfficientNet-Lite0 28 → 36-42, ResNet50 10 → 12, CLIP ViT-B-32 10 → 11.5-12.4. Which is faster
-still depends on the model, the cores and the load, so `ForwardPlan` measures both on the run's
-own steps and keeps the faster.
+On this machine's 2 cores, photos per second end to end, lanes alone (`python -m
+bench.index_images`, 256 photos): EfficientNet-Lite0 28.2 → 35.9, ResNet50 10.3 → 11.1; lanes
+were also faster for CLIP ViT-B-32 and SigLIP. Which is faster still depends on the model, the
+cores and the load, so a long run measures both on its own steps and keeps the faster.
 """
 
 from __future__ import annotations
