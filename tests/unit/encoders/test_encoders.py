@@ -256,10 +256,12 @@ def test_a_directly_built_panns_bridges_to_itself():
 def test_photos_decode_for_the_largest_model_input_of_a_run():
     """Each encoder says the side of its image input (from open_clip's own config, without
     loading weights), and a run's photos keep the largest (`decode_side`)."""
+    from encoders.open_clip_encoder import OpenClipEncoder
     from indexers.model_inputs import decode_side
 
-    clip = get_encoder("open_clip:ViT-B-32/random", "cpu")
-    siglip_384 = get_encoder("open_clip:ViT-B-16-SigLIP-384/random", "cpu")
+    # built here, not taken from the registry's cache (another test may have loaded those)
+    clip = OpenClipEncoder("ViT-B-32", None, device="cpu")
+    siglip_384 = OpenClipEncoder("ViT-B-16-SigLIP-384", None, device="cpu")
     resnet = get_encoder("torchvision:resnet50/random", "cpu")
     assert (clip.image_side, siglip_384.image_side, resnet.image_side) == (224, 384, 224)
     assert decode_side([clip, resnet]) == 224
