@@ -154,7 +154,7 @@ def _product_vectors(enc: Encoder, todo: list[dict[str, Any]], everything: list[
     for r in todo:
         try:
             src = r.get("source") or ""
-            images.append(open_image(fetch_url(src) if is_url(src) else src))
+            images.append(open_image(fetch_url(src) if is_url(src) else src, short_side=enc.image_side))
             good.append(r)
         except (ImageDecodeError, DownloadError, OSError, ValueError) as exc:
             failed.append((r, f"cannot read its image again ({str(exc).splitlines()[0][:120]})"))

@@ -57,7 +57,7 @@ def load_labelled_folder(root: Path) -> tuple[list[Path], list[str]]:
 def _encode_images(encoder, files: list[Path]) -> tuple[np.ndarray, float]:
     from indexers.image_io import open_image
 
-    images = [open_image(p) for p in files]
+    images = [open_image(p, short_side=encoder.image_side) for p in files]
     encoder.embed_documents(images[:2])  # load + warm up, not timed
     t = time.perf_counter()
     vecs = encoder.embed_documents(images)

@@ -18,7 +18,8 @@ def clean_text_query(query: str) -> str:
 
 
 def load_query_image(path_or_bytes: str | Path | bytes):
-    """A query photo, decoded with the same safety rules as indexing."""
+    """A query photo, decoded with the same safety rules as indexing. The model that will embed
+    it is not known yet, and one photo is cheap to decode: keep as much as the 512-px bound allows."""
     from indexers.image_io import open_image
 
-    return open_image(path_or_bytes)
+    return open_image(path_or_bytes, short_side=512)
