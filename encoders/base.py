@@ -11,13 +11,14 @@ import logging
 import threading
 import time
 import weakref
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from encoders.batch_plan import BatchSizePlan
 from encoders.frozen import FrozenForward
 
 log = logging.getLogger(__name__)
@@ -131,98 +132,6 @@ def _split_transform(transform: Any) -> tuple[list[Any], np.ndarray, np.ndarray]
     except TypeError:  # not weak-referenceable: nothing cached
         pass
     return split
-
-
-class BatchSizePlan:
-    """A CPU model's batch size, chosen from its measured time per item on the real inputs.
-
-    Which size is fastest depends on the load: on 2 idle cores EfficientNet-Lite0 forwards
-    ~85 images/s 2 at a time and ~70 32 at a time, but on a contended machine each small
-    batch waits at every layer for a descheduled intra-op thread and 8 or 32 at a time win
-    (`python -m bench.index_images`). So the plan tries each candidate size on the items it
-    is embedding anyway (at least `PROBE_ITEMS`), largest first (a small batch on a loaded
-    machine costs several times a large one; a large one on an idle machine ~1.2× a small
-    one), keeps the fastest per item, and measures a candidate again once `REPROBE_ITEMS`
-    items have gone by without it (the load of a shared machine changes). Measurements are
-    kept per torch thread count (the pipeline's `ForwardPlan` changes it), as decayed sums
-    (half-life `HALF_LIFE_ITEMS`). The first pass it is told about is ignored: a process's
-    first forward pass pays one-time costs. Each size is chosen when the previous pass has
-    been recorded, so a size that turns slow is left within the same call. Thread-safe; the
-    encoder times its forward passes (`Encoder._measured`) and calls `record`.
-    """
-
-    PROBE_ITEMS = 4  # items a candidate is measured on before it counts (2 passes of 2)
-    REPROBE_ITEMS = 128  # items after which a candidate's measurement is stale
-    HALF_LIFE_ITEMS = 32.0
-
-    def __init__(self, sizes: Sequence[int], threads: Callable[[], int] = lambda: 1) -> None:
-        self.sizes = tuple(sorted({int(s) for s in sizes if s > 0}))
-        if not self.sizes:
-            raise ValueError("a batch size plan needs at least one size")
-        self._threads = threads
-        self._lock = threading.Lock()
-        self.forget()
-
-    def forget(self) -> None:
-        """Drop every measurement (the next chunk is again ignored as a warm-up)."""
-        with getattr(self, "_lock", threading.Lock()):
-            # threads → size → [decayed seconds, decayed items, `_items` when last measured, items since probed]
-            self._stats: dict[int, dict[int, list[float]]] = {}
-            self._items = 0  # items recorded in all
-            self._warm = False
-
-    def per_item(self, size: int, threads: int | None = None) -> float | None:
-        """Measured seconds per item at `size` (at `threads`, default torch's now); None if not measured."""
-        with self._lock:
-            st = self._stats.get(self._threads() if threads is None else threads, {}).get(size)
-            return st[0] / st[1] if st and st[1] else None
-
-    def chunks(self, n: int) -> Iterator[int]:
-        """Sizes of the forward passes (summing to `n`) that embed `n` items, each chosen when
-        the previous one has been recorded: a fitting candidate not measured yet (or stale),
-        largest first, else the one measured fastest per item (fewer items left than it: all
-        of them in one pass)."""
-        left = n
-        while left > 0:
-            size = min(self.next_size(left), left)
-            yield size
-            left -= size
-
-    def next_size(self, left: int) -> int:
-        """The next forward pass's size with `left` items still to embed."""
-        with self._lock:
-            stats = self._stats.get(self._threads(), {})
-            fit = [s for s in self.sizes if s <= left] or [self.sizes[0]]
-            for s in reversed(fit):  # largest first: the safe size on a loaded machine
-                st = stats.get(s)
-                if st is None or st[3] < self.PROBE_ITEMS or self._items - st[2] >= self.REPROBE_ITEMS:
-                    return s
-            # the fastest measured, fitting or not: fewer items left than it are one pass
-            measured = [s for s in self.sizes if s in stats and stats[s][1]]
-            return min(measured, key=lambda s: stats[s][0] / stats[s][1]) if measured else fit[0]
-
-    def record(self, size: int, seconds: float) -> None:
-        """One forward pass of `size` items took `seconds` (counted when `size` is a candidate)."""
-        if size <= 0:
-            return
-        with self._lock:
-            if not self._warm:
-                self._warm = True
-                return
-            self._items += size
-            if size not in self.sizes:
-                return
-            stats = self._stats.setdefault(self._threads(), {})
-            st = stats.get(size)
-            if st is None or self._items - size - st[2] >= self.REPROBE_ITEMS:
-                st = stats[size] = [0.0, 0.0, 0.0, 0.0]  # stale: measured again from scratch
-            d = 0.5 ** (size / self.HALF_LIFE_ITEMS)
-            st[0] = st[0] * d + seconds
-            st[1] = st[1] * d + size
-            st[2] = self._items
-            st[3] += size
-            if log.isEnabledFor(logging.DEBUG):
-                log.debug("batch %d: %.1f ms/item (threads %d)", size, 1000 * st[0] / st[1], self._threads())
 
 
 def resolve_device(device: str = "auto") -> str:

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import pytest
 
-from encoders.base import BatchSizePlan, Encoder, EncoderSpec
+from encoders.base import Encoder, EncoderSpec
+from encoders.batch_plan import BatchSizePlan
 
 
 def _run(plan: BatchSizePlan, n: int, per_item: dict[int, float]) -> list[int]:
@@ -58,6 +61,50 @@ def test_stale_candidates_are_measured_again_as_the_load_changes() -> None:
     sizes = [s for _ in range(BatchSizePlan.REPROBE_ITEMS // 32 + 2) for s in _run(plan, 32, loaded)]
     assert 32 in sizes  # tried again once stale, found faster now
     assert _run(plan, 32, loaded) == [32]
+
+
+def test_a_candidate_that_keeps_losing_is_tried_less_often_until_it_wins() -> None:
+    plan = BatchSizePlan((2, 8))
+    idle = {2: 0.010, 8: 0.020}
+    _run(plan, 8, idle)  # the warm-up pass
+    tries_of_8 = []  # items recorded when each pass of 8 began
+    items = 0
+    for _ in range(1600 // 16):
+        for size in _run(plan, 16, idle):
+            items += size
+            if size == 8:
+                tries_of_8.append(items - size)
+    gaps = [b - a for a, b in zip(tries_of_8, tries_of_8[1:])]
+    # the first measurement, then re-tries after 128, 256 and 512 items (losing each time)
+    assert len(tries_of_8) == 4 and all(b > a for a, b in zip(gaps, gaps[1:])), tries_of_8
+    assert gaps[0] >= BatchSizePlan.REPROBE_ITEMS and plan.reprobe_after(8) == BatchSizePlan.REPROBE_MAX_ITEMS
+    assert plan.reprobe_after(2) == BatchSizePlan.REPROBE_ITEMS  # the size in use is never stale
+
+    plan = BatchSizePlan((2, 8))
+    _run(plan, 8, idle)
+    for _ in range(320 // 16):  # 8 measured, re-tried after 128 items: lost, so 256 till the next
+        _run(plan, 16, idle)
+    assert plan.reprobe_after(8) == 2 * BatchSizePlan.REPROBE_ITEMS
+    closer = {2: 0.012, 8: 0.011}  # 8 has become the faster; it is not used till it is re-tried
+    sizes = [s for _ in range(320 // 16) for s in _run(plan, 16, closer)]
+    assert 8 in sizes and sizes[-2:] == [8, 8]  # re-tried once stale, won, and kept
+    assert plan.reprobe_after(8) == BatchSizePlan.REPROBE_ITEMS  # winning started its wait over
+
+
+def test_threads_sharing_the_plan_do_not_try_the_same_size_at_once() -> None:
+    plan = BatchSizePlan((2, 8, 32))
+    _run(plan, 8, {})  # the warm-up pass
+    with ThreadPoolExecutor(1) as lane:  # one thread alive throughout: thread ids stay distinct
+        first = lane.submit(plan.next_size, 16).result()
+        assert first == 8  # the largest fitting candidate not measured yet
+        assert plan.next_size(16) == 2  # 8 is being measured by the lane: the next untried size
+        plan.record(2, 0.020)  # this thread's pass of 2 is done; the lane's 8 still runs
+        assert plan.next_size(16) == 2  # 2 still needs PROBE_ITEMS, and 8 is taken
+        plan.record(2, 0.020)
+        assert plan.next_size(16) == 2  # only 2 is measured: the fastest so far
+        lane.submit(plan.record, 8, 0.400).result()
+        assert lane.submit(plan.next_size, 16).result() == 2  # both measured: 2 is faster
+    assert plan.per_item(8) == pytest.approx(0.050)
 
 
 def test_measurements_are_kept_per_thread_count() -> None:
