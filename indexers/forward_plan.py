@@ -118,6 +118,13 @@ class ForwardPlan:
         if torch.get_num_threads() != schedule.threads:
             torch.set_num_threads(schedule.threads)
 
+    @property
+    def decodes_ahead(self) -> bool:
+        """Whether the next batch should be decoded on worker threads while this one is embedded:
+        yes for one forward pass at a time (on every core, or on an accelerator); no in lanes,
+        where each lane decodes its own share and then embeds it (`indexers.images`)."""
+        return self.current is not self.lanes
+
     def in_lanes(self, fn: Callable[[list[T]], R], items: Sequence[T]) -> list[R]:
         """`fn` over `items` cut into the schedule's lanes, run at once (this thread takes the
         last); the results in the items' order. One call of `fn` on all of them in `whole`."""

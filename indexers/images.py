@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import logging
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from itertools import islice
-from typing import Any, Iterable, Iterator, Sequence, TypeVar
+from typing import Any, Callable, Iterable, Iterator, Sequence, TypeVar
 
 from encoders.base import Encoder
 from indexers import failpoints
@@ -43,7 +44,10 @@ class DecodedImage:
     image: Any  # PIL.Image
     width: int
     height: int
-    inputs: dict[str, Any]  # model inputs by `Encoder.prepare_key`, made on the worker
+    inputs: dict[str, Any]  # model inputs by `Encoder.prepare_key`, made where it was decoded
+
+
+Rows = tuple[Collection, list[dict[str, Any]]]  # one collection's rows of a step
 
 
 def image_row(decoded: DecodedImage, vector, store_uri: str, extra: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -94,11 +98,14 @@ def index_images(
 
     Files stream from the folder walk in chunks of `chunk_size`: each chunk is hashed (cheap)
     and checked against the store, so a re-run only decodes and embeds new content, and the
-    run holds one chunk's bookkeeping whatever the library's size. The next batch decodes on
-    worker threads while the model embeds the current one, in one forward pass or two at once,
-    whichever measures faster (`ForwardPlan`), and the previous one is written to the store
-    (`StoreBehind`). The progress total is every file found; files
-    already stored (or unreadable) count as done when their chunk is checked.
+    run holds one chunk's bookkeeping whatever the library's size.
+
+    Each step embeds a batch in one of two ways, whichever measures faster (`ForwardPlan`):
+    in lanes, where each lane (a core's share) decodes its photos and then embeds them, so no
+    thread waits for another's work and none is preempted mid-forward; or in one forward pass
+    on every core (or an accelerator) while worker threads decode the next batch. The batch
+    before is written to the store meanwhile (`StoreBehind`). The progress total is every file
+    found; files already stored (or unreadable) count as done when their chunk is checked.
     """
 
     t0 = time.perf_counter()
@@ -133,35 +140,46 @@ def index_images(
                     bar.update(skipped)
                 yield from new
 
-        def submit(batch: list[tuple[Path, str]]) -> list[Future]:
+        def decode_ahead(batch: list[tuple[Path, str]]) -> list[Future]:
             return [pool.submit(_safe_decode, p, digest, store.uri, encoders) for p, digest in batch]
 
-        # a small first step: nothing overlaps its decoding, so the model waits for all of it
+        def lane(sources: list[Callable[[], DecodedImage | str]]) -> tuple[list[DecodedImage | str], list[Rows]]:
+            """Decode (unless the workers did) and embed one lane's share of a step."""
+            results = [get() for get in sources]
+            return results, _embed([r for r in results if not isinstance(r, str)], collections, store.uri)
+
+        # a small first step: when it decodes ahead, nothing overlaps its decoding
         batches = _batches(todo(), min(batch_size, FIRST_STEP), batch_size)
         batch = next(batches, [])
-        pending = submit(batch)
+        ahead: list[Future] | None = None  # the batch's decoding, started on the workers
         i = 0
         while batch:
-            t_wait = time.perf_counter()
-            results = [f.result() for f in pending]
+            t_step = time.perf_counter()
+            if plan.decodes_ahead:
+                ahead = ahead or decode_ahead(batch)  # the step before decoded in lanes: start now
+                wait(ahead)
             t_ready = time.perf_counter()
             following = next(batches, [])  # may hash and check the next chunk (the workers are free)
             checking_s = time.perf_counter() - t_ready  # not part of this step's decode and forward
-            pending = submit(following)
+            if ahead is not None:
+                sources: list[Callable[[], DecodedImage | str]] = [f.result for f in ahead]
+            else:  # each lane decodes its share, then embeds it: no thread waits for another's work
+                sources = [partial(_safe_decode, p, digest, store.uri, encoders) for p, digest in batch]
+            ahead = decode_ahead(following) if plan.decodes_ahead and following else None
+            step = plan.in_lanes(lane, sources)
             good: list[DecodedImage] = []
-            for (p, _), res in zip(batch, results):
+            for (p, _), res in zip(batch, (r for results, _ in step for r in results)):
                 if isinstance(res, str):
                     report.skip(str(p), res)
                 else:
                     good.append(res)
-            del results
             if good:
-                rows = _embed(good, collections, store.uri, plan)
+                rows = _merge_lanes([rows for _, rows in step])
                 behind.submit(lambda rows=rows: _write(rows), lambda n=len(good): _stored(report, n))
             # the first batch's decoding overlapped nothing: its step starts when it is ready
-            plan.record(len(good), time.perf_counter() - (t_ready if i == 0 else t_wait) - checking_s)
+            plan.record(len(good), time.perf_counter() - (t_ready if i == 0 else t_step) - checking_s)
             bar.update(len(batch))
-            batch, good, i = following, [], i + 1
+            batch, good, step, i = following, [], [], i + 1
     bar.close()
     finish_collections(collections, bool(report.indexed))
     report.seconds = time.perf_counter() - t0
@@ -184,17 +202,20 @@ def _batches(items: Iterable[T], first: int, size: int) -> Iterator[list[T]]:
         n = size
 
 
-def _embed(
-    batch: list[DecodedImage], collections: list[tuple[Encoder, Collection]], store_uri: str, plan: ForwardPlan
-) -> list[tuple[Collection, list[dict[str, Any]]]]:
-    """The rows of one batch for every collection (a CPU model runs in the plan's lanes)."""
+def _embed(batch: list[DecodedImage], collections: list[tuple[Encoder, Collection]], store_uri: str) -> list[Rows]:
+    """The rows of `batch` for every collection, embedded on this thread."""
     images = [d.image for d in batch]
     prepared = [d.inputs for d in batch]
     out = []
     for enc, coll in collections:
-        vecs, labels = embed_and_label(enc, inputs_for(enc, images, prepared), plan)
+        vecs, labels = embed_one_lane(enc, inputs_for(enc, images, prepared))
         out.append((coll, [image_row(d, v, store_uri, extra) for d, v, extra in zip(batch, vecs, text_extras(labels))]))
     return out
+
+
+def _merge_lanes(lanes: list[list[Rows]]) -> list[Rows]:
+    """Each collection's rows from every lane, in the lanes' order."""
+    return [(coll, [row for rows in lanes for row in rows[k][1]]) for k, (coll, _) in enumerate(lanes[0])]
 
 
 def _write(rows: list[tuple[Collection, list[dict[str, Any]]]]) -> None:
@@ -208,15 +229,21 @@ def _stored(report: IndexReport, n: int) -> None:
     failpoints.reached(failpoints.BATCH_STORED)
 
 
+def embed_one_lane(enc: Encoder, inputs: list[Any]) -> tuple[Any, list[str | None]]:
+    """Vectors and predicted labels (`predicted_labels`) of `inputs`, on this thread; the
+    labels come from the same forward pass where the encoder classifies (`classify` reuses it)."""
+    if not inputs:
+        import numpy as np
+
+        return np.zeros((0, enc.spec.dim), np.float32), []
+    return enc.embed_documents(inputs), predicted_labels(enc, inputs)
+
+
 def embed_and_label(enc: Encoder, inputs: list[Any], plan: ForwardPlan) -> tuple[Any, list[str | None]]:
-    """Vectors and predicted labels (`predicted_labels`) of `inputs`, on a CPU in the plan's
-    lanes; each lane labels what its own forward pass embedded (`classify` reuses that pass)."""
+    """`embed_one_lane` of `inputs`, on a CPU in the plan's lanes."""
     import numpy as np
 
-    def one_lane(part: list[Any]) -> tuple[Any, list[str | None]]:
-        return enc.embed_documents(part), predicted_labels(enc, part)
-
-    lanes = plan.in_lanes(one_lane, inputs) if enc.device == "cpu" else [one_lane(inputs)]
+    lanes = plan.in_lanes(partial(embed_one_lane, enc), inputs) if enc.device == "cpu" else [embed_one_lane(enc, inputs)]
     return np.concatenate([v for v, _ in lanes]), [label for _, labels in lanes for label in labels]
 
 

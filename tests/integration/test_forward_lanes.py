@@ -50,3 +50,45 @@ def test_open_clip_in_lanes_equals_one_pass(tiny_clip_id, test_images):
     assert np.allclose(v_whole, v_lanes, atol=1e-5)
     assert l_whole == l_lanes == [None] * len(test_images)
     assert not np.allclose(v_lanes[0], v_lanes[1])  # different photos, different vectors
+
+
+def test_index_images_decodes_in_lanes_and_stores_what_one_pass_stores(photos_dir, tmp_path, monkeypatch):
+    """In lanes, each lane decodes its own share of a step (the main thread and the lane thread,
+    not the decode workers); one pass at a time decodes ahead on the workers. Both store the same
+    rows, and both skip and report the unreadable file."""
+    import threading
+    from functools import partial
+
+    import indexers.images as images
+    from milvus import VectorStore
+    from milvus.client import close
+
+    (photos_dir / "broken.jpg").write_bytes(b"\xff\xd8 not really a jpeg")
+    decoded_on: list[str] = []
+    real_decode = images._safe_decode
+
+    def watched_decode(*args):
+        decoded_on.append(threading.current_thread().name)
+        return real_decode(*args)
+
+    monkeypatch.setattr(images, "_safe_decode", watched_decode)
+    net = get_encoder("timm:efficientnet_lite0", "cpu")
+    stored, threads = {}, {}
+    for start in ("lanes", "whole"):
+        monkeypatch.setattr(images, "ForwardPlan", partial(ForwardPlan, cores=2, start=start))
+        decoded_on.clear()
+        uri = str(tmp_path / f"{start}.db")
+        store = VectorStore(uri)
+        report = images.index_images([photos_dir], store, [net], batch_size=8, progress=False)
+        assert report.indexed >= 20
+        assert [f for f, _ in report.failed] == [str(photos_dir / "broken.jpg")]
+        assert report.failed[0][1].startswith(("not an image", "corrupt")), report.failed
+        coll = store.collection("image", net.spec.id, net.spec.dim, net.spec.metric)
+        stored[start] = {r["id"]: np.asarray(r["vector"]) for r in coll.get([r["id"] for r in coll.query(limit=1000)], with_vectors=True)}
+        threads[start] = set(decoded_on)
+        close(uri)
+    assert threads["lanes"] == {"MainThread", "forward-lane_0"}
+    assert threads["whole"] and all(name.startswith("ThreadPoolExecutor") for name in threads["whole"])
+    assert stored["lanes"].keys() == stored["whole"].keys() and len(stored["lanes"]) >= 20
+    for rid, vec in stored["lanes"].items():
+        assert np.allclose(vec, stored["whole"][rid], atol=1e-4)
