@@ -1,18 +1,21 @@
-"""How a CPU model's forward passes share the cores with the decode workers, chosen by measurement.
+"""How a CPU model's forward passes share the cores with decoding, chosen by measurement.
 
 Two schedules on a CPU with at least two cores:
 
-- `whole`: one forward pass at a time on torch threads for every core. Decoding the next batch
-  takes cores from it, and torch's intra-op threads wait for each other at every layer, so
-  one thread losing its core stalls them all.
-- `lanes`: the step's batch cut in two, and the halves forwarded at once, each on half the
-  cores' torch threads (on 2 cores: one thread each, so no thread ever waits for another).
-  Decoding then only slows the lane it interrupts, for about its own CPU time.
+- `whole`: one forward pass at a time on torch threads for every core, while worker threads
+  decode the next batch. Decoding takes cores from the forward, and torch's intra-op threads
+  wait for each other at every layer, so one thread losing its core stalls them all.
+- `lanes`: the step's batch cut in two, and the halves run at once, each on half the cores'
+  torch threads (on 2 cores: one thread each, so no thread ever waits for another). A photo
+  indexer's lane decodes its own share and then forwards it (`decodes_ahead` is False): with
+  no decode workers beside them, the lanes are not preempted mid-forward either.
 
-On this machine's 2 cores, photos per second end to end, lanes alone (`python -m
-bench.index_images`, 256 photos): EfficientNet-Lite0 28.2 → 35.9, ResNet50 10.3 → 11.1; lanes
-were also faster for CLIP ViT-B-32 and SigLIP. Which is faster still depends on the model, the
-cores and the load, so a long run measures both on its own steps and keeps the faster.
+On this machine's 2 cores, photos per second end to end (`python -m bench.index_images`, 256
+photos): lanes alone took EfficientNet-Lite0 from 28.2 to 35.9 and ResNet50 from 10.3 to 11.1,
+and were also faster for CLIP ViT-B-32 and SigLIP; lanes that decode their own photos took
+EfficientNet-Lite0 from 0.77× to 0.94× its forward alone (the same day, the same load). Which
+schedule is faster still depends on the model, the cores and the load, so a long run measures
+both on its own steps and keeps the faster.
 """
 
 from __future__ import annotations
