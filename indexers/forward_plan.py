@@ -24,7 +24,7 @@ import logging
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Callable, Sequence, TypeVar
+from typing import Callable, Generic, Sequence, TypeVar
 
 from encoders.base import Encoder
 
@@ -42,6 +42,18 @@ def available_cores() -> int:
         return len(os.sched_getaffinity(0)) or 1
     except (AttributeError, OSError):
         return os.cpu_count() or 1
+
+
+@dataclass(frozen=True)
+class Step(Generic[R]):
+    """A step started in lanes (`ForwardPlan.start_in_lanes`): its schedule, and a wait for its results."""
+
+    schedule: Schedule
+    wait: Callable[[], list[R]]
+
+    def results(self) -> list[R]:
+        """Each lane's result, in the items' order (waits for the lanes; raises what a lane raised)."""
+        return self.wait()
 
 
 @dataclass(frozen=True)
@@ -95,20 +107,20 @@ class ForwardPlan:
         self._probe_every = self.FIRST_PROBE
         self._probing = False
         self._before: int | None = None
-        self._pool: ThreadPoolExecutor | None = None
+        self._lane_threads: list[ThreadPoolExecutor] = []  # one each: a lane runs its parts in order
 
     def __enter__(self) -> ForwardPlan:
         if self.active:
             import torch
 
             self._before = torch.get_num_threads()
-            self._pool = ThreadPoolExecutor(LANES - 1, thread_name_prefix="forward-lane")
+            self._lane_threads = [ThreadPoolExecutor(1, thread_name_prefix=f"forward-lane{k}") for k in range(LANES)]
             self._use(self.current)
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self._pool is not None:
-            self._pool.shutdown()
+        for lane in self._lane_threads:
+            lane.shutdown(cancel_futures=True)  # leaving on an error: parts not begun are dropped
         if self._before is not None:
             import torch
 
@@ -128,15 +140,28 @@ class ForwardPlan:
         where each lane decodes its own share and then embeds it (`indexers.images`)."""
         return self.current is not self.lanes
 
+    @property
+    def queues_steps(self) -> bool:
+        """Whether the next step may be started before this one is done: in lanes, each lane
+        then goes on to its share of the next step instead of waiting for the slower lane."""
+        return self.current is self.lanes and bool(self._lane_threads)
+
     def in_lanes(self, fn: Callable[[list[T]], R], items: Sequence[T]) -> list[R]:
-        """`fn` over `items` cut into the schedule's lanes, run at once (this thread takes the
-        last); the results in the items' order. One call of `fn` on all of them in `whole`."""
-        parts = cut(items, self.current.lanes)
-        if len(parts) < 2 or self._pool is None:
-            return [fn(list(items))]
-        futures = [self._pool.submit(self._lane, fn, part, self.current.threads) for part in parts[:-1]]
-        last = fn(parts[-1])
-        return [f.result() for f in futures] + [last]
+        """`fn` over `items` cut into the schedule's lanes, run at once; the results in the
+        items' order. One call of `fn` on all of them, on this thread, in `whole`."""
+        return self.start_in_lanes(fn, items).results()
+
+    def start_in_lanes(self, fn: Callable[[list[T]], R], items: Sequence[T]) -> Step[R]:
+        """Start `fn` over `items` cut into the schedule's lanes, each part behind what its lane
+        was given before (`queues_steps`); `results()` of the step waits for them. In `whole`
+        (or inactive), `fn` runs on all of them now, on this thread."""
+        schedule = self.current
+        parts = cut(items, schedule.lanes)
+        if len(parts) < 2 or not self._lane_threads:
+            done = fn(list(items))
+            return Step(schedule, lambda: [done])
+        futures = [lane.submit(self._lane, fn, part, schedule.threads) for lane, part in zip(self._lane_threads, parts)]
+        return Step(schedule, lambda: [f.result() for f in futures])
 
     @staticmethod
     def _lane(fn: Callable[[list[T]], R], part: list[T], threads: int) -> R:
@@ -148,9 +173,11 @@ class ForwardPlan:
             torch.set_num_threads(threads)
         return fn(part)
 
-    def record(self, items: int, step_s: float) -> None:
-        """One pipeline step of `items` took `step_s` of wall time; choose the next step's schedule."""
-        if not self.active or items <= 0:
+    def record(self, items: int, step_s: float, schedule: Schedule | None = None) -> None:
+        """One pipeline step of `items` took `step_s` of wall time; choose the next step's schedule.
+        A step started under another `schedule` than the current one (queued before a switch)
+        is not counted."""
+        if not self.active or items <= 0 or (schedule is not None and schedule is not self.current):
             return
         if not self._warm:
             self._warm = True

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from functools import partial
@@ -21,7 +22,7 @@ from indexers.image_io import (
     open_image,
     save_thumbnail,
 )
-from indexers.forward_plan import ForwardPlan
+from indexers.forward_plan import ForwardPlan, Step
 from indexers.model_inputs import decode_side, inputs_for, pipeline_batch, prepare_inputs
 from indexers.progress import Progress, progress_bar
 from indexers.report import IndexReport, is_out_of_room
@@ -152,34 +153,41 @@ def index_images(
         batches = _batches(todo(), min(batch_size, FIRST_STEP), batch_size)
         batch = next(batches, [])
         ahead: list[Future] | None = None  # the batch's decoding, started on the workers
-        i = 0
-        while batch:
-            t_step = time.perf_counter()
-            if plan.decodes_ahead:
-                ahead = ahead or decode_ahead(batch)  # the step before decoded in lanes: start now
-                wait(ahead)
-            t_ready = time.perf_counter()
-            following = next(batches, [])  # may hash and check the next chunk (the workers are free)
-            checking_s = time.perf_counter() - t_ready  # not part of this step's decode and forward
-            if ahead is not None:
-                sources: list[Callable[[], DecodedImage | str]] = [f.result for f in ahead]
-            else:  # each lane decodes its share, then embeds it: no thread waits for another's work
-                sources = [partial(_safe_decode, p, digest, store.uri, encoders) for p, digest in batch]
-            ahead = decode_ahead(following) if plan.decodes_ahead and following else None
-            step = plan.in_lanes(lane, sources)
+        started: deque[tuple[list[tuple[Path, str]], Step]] = deque()
+        t_last = time.perf_counter()  # when the last step was done (or the run began)
+        checking_s = 0.0  # time since then spent hashing and checking files, not on a step
+        while batch or started:
+            if batch and (not started or (plan.queues_steps and len(started) < 2)):
+                if plan.decodes_ahead:
+                    ahead = ahead or decode_ahead(batch)  # the step before decoded in lanes: start now
+                    wait(ahead)
+                t_pull = time.perf_counter()
+                following = next(batches, [])  # may hash and check the next chunk
+                checking_s += time.perf_counter() - t_pull
+                if ahead is not None:
+                    sources: list[Callable[[], DecodedImage | str]] = [f.result for f in ahead]
+                else:  # each lane decodes its share, then embeds it: no thread waits for another's work
+                    sources = [partial(_safe_decode, p, digest, store.uri, encoders) for p, digest in batch]
+                ahead = decode_ahead(following) if plan.decodes_ahead and following else None
+                started.append((batch, plan.start_in_lanes(lane, sources)))
+                batch = following
+                continue
+            done, step = started.popleft()
+            lanes = step.results()
             good: list[DecodedImage] = []
-            for (p, _), res in zip(batch, (r for results, _ in step for r in results)):
+            for (p, _), res in zip(done, (r for results, _ in lanes for r in results)):
                 if isinstance(res, str):
                     report.skip(str(p), res)
                 else:
                     good.append(res)
             if good:
-                rows = _merge_lanes([rows for _, rows in step])
+                rows = _merge_lanes([rows for _, rows in lanes])
                 behind.submit(lambda rows=rows: _write(rows), lambda n=len(good): _stored(report, n))
-            # the first batch's decoding overlapped nothing: its step starts when it is ready
-            plan.record(len(good), time.perf_counter() - (t_ready if i == 0 else t_step) - checking_s)
-            bar.update(len(batch))
-            batch, good, step, i = following, [], [], i + 1
+            now = time.perf_counter()
+            plan.record(len(good), now - t_last - checking_s, step.schedule)
+            t_last, checking_s = now, 0.0
+            bar.update(len(done))
+            del lanes, good
     bar.close()
     finish_collections(collections, bool(report.indexed))
     report.seconds = time.perf_counter() - t0

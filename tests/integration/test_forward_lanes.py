@@ -53,8 +53,8 @@ def test_open_clip_in_lanes_equals_one_pass(tiny_clip_id, test_images):
 
 
 def test_index_images_decodes_in_lanes_and_stores_what_one_pass_stores(photos_dir, tmp_path, monkeypatch):
-    """In lanes, each lane decodes its own share of a step (the main thread and the lane thread,
-    not the decode workers); one pass at a time decodes ahead on the workers. Both store the same
+    """In lanes, each lane decodes its own share of a step (on the two lane threads, not the
+    decode workers); one pass at a time decodes ahead on the workers. Both store the same
     rows, and both skip and report the unreadable file."""
     import threading
     from functools import partial
@@ -87,7 +87,7 @@ def test_index_images_decodes_in_lanes_and_stores_what_one_pass_stores(photos_di
         stored[start] = {r["id"]: np.asarray(r["vector"]) for r in coll.get([r["id"] for r in coll.query(limit=1000)], with_vectors=True)}
         threads[start] = set(decoded_on)
         close(uri)
-    assert threads["lanes"] == {"MainThread", "forward-lane_0"}
+    assert threads["lanes"] == {"forward-lane0_0", "forward-lane1_0"}
     assert threads["whole"] and all(name.startswith("ThreadPoolExecutor") for name in threads["whole"])
     assert stored["lanes"].keys() == stored["whole"].keys() and len(stored["lanes"]) >= 20
     for rid, vec in stored["lanes"].items():

@@ -43,6 +43,33 @@ def test_lanes_run_at_once_on_two_threads_and_come_back_in_order() -> None:
     assert len(set(seen)) == 2
 
 
+def test_a_lane_goes_on_to_the_next_step_while_the_other_finishes_this_one() -> None:
+    slow_lane_may_finish = threading.Event()
+    next_step_began = threading.Event()
+
+    def step_one(part: list[int]) -> list[int]:
+        if part[0] >= 2:  # the second lane's part: held until the first lane has moved on
+            assert slow_lane_may_finish.wait(timeout=120)
+        return part
+
+    def step_two(part: list[int]) -> list[int]:
+        if part[0] == 10:
+            next_step_began.set()
+        return part
+
+    with ForwardPlan([_CpuModel()], cores=2) as plan:
+        assert plan.queues_steps
+        first = plan.start_in_lanes(step_one, [0, 1, 2, 3])
+        second = plan.start_in_lanes(step_two, [10, 11, 12, 13])
+        assert next_step_began.wait(timeout=120)  # the first lane did not wait for the second
+        slow_lane_may_finish.set()
+        assert first.results() == [[0, 1], [2, 3]] and second.results() == [[10, 11], [12, 13]]
+        assert first.schedule is plan.lanes
+        plan.record(8, step_s=8 * 0.5)  # warm-up
+        plan.record(4, step_s=4 * 0.5, schedule=plan.whole)  # started under another schedule: not counted
+        assert plan.seconds_per_item() == {}
+
+
 def test_every_lane_runs_torch_on_the_schedules_threads() -> None:
     with ForwardPlan([_CpuModel()], cores=4) as plan:
         assert plan.lanes.threads == 2 and torch.get_num_threads() == 2
