@@ -240,10 +240,6 @@ def _stored(report: IndexReport, n: int) -> None:
 def embed_one_lane(enc: Encoder, inputs: list[Any]) -> tuple[Any, list[str | None]]:
     """Vectors and predicted labels (`predicted_labels`) of `inputs`, on this thread; the
     labels come from the same forward pass where the encoder classifies (`classify` reuses it)."""
-    if not inputs:
-        import numpy as np
-
-        return np.zeros((0, enc.spec.dim), np.float32), []
     return enc.embed_documents(inputs), predicted_labels(enc, inputs)
 
 
