@@ -46,14 +46,11 @@ def available_cores() -> int:
 
 @dataclass(frozen=True)
 class Step(Generic[R]):
-    """A step started in lanes (`ForwardPlan.start_in_lanes`): its schedule, and a wait for its results."""
+    """A step started in lanes (`ForwardPlan.start_in_lanes`): its schedule, and `results()`,
+    which waits for each lane's result (in the items' order) and raises what a lane raised."""
 
     schedule: Schedule
-    wait: Callable[[], list[R]]
-
-    def results(self) -> list[R]:
-        """Each lane's result, in the items' order (waits for the lanes; raises what a lane raised)."""
-        return self.wait()
+    results: Callable[[], list[R]]
 
 
 @dataclass(frozen=True)
