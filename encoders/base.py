@@ -20,6 +20,7 @@ import numpy as np
 
 from encoders.batch_plan import BatchSizePlan
 from encoders.frozen import FrozenForward
+from encoders.heap import imported, long_lived
 
 log = logging.getLogger(__name__)
 
@@ -138,7 +139,7 @@ def resolve_device(device: str = "auto") -> str:
     """Map "auto" to cuda, then mps, then cpu; pass explicit devices through."""
     if device != "auto":
         return device
-    import torch
+    torch = imported("torch")  # the process's first import of torch, most often
 
     if torch.cuda.is_available():
         return "cuda"
@@ -356,7 +357,8 @@ class Encoder:
             return self
         with self._lock:
             if not self._loaded:
-                self._load()
+                with long_lived():
+                    self._load()
                 self._loaded = True
                 if log.isEnabledFor(logging.INFO):  # resolving the device may import torch: only when it is said
                     log.info("loaded %s on %s (weights: %s)", self.spec.id, self.device, self.weights_source)
