@@ -21,9 +21,26 @@ def machine() -> str:
 
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
     return (
-        f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__} "
+        f"{cpu_model() or platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__} "
         f"({torch.get_num_threads()} threads), {gpu}, Python {platform.python_version()}"
     )
+
+
+def cpu_model() -> str | None:
+    """The CPU's name and its vector extensions that matter to a forward pass (from /proc/cpuinfo):
+    a shared host may change between runs, and the figures with it."""
+    try:
+        info = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return None
+    fields = dict(line.split(":", 1) for line in info.splitlines() if ":" in line)
+    fields = {k.strip(): v.strip() for k, v in fields.items()}
+    name = fields.get("model name")
+    if not name:
+        return None
+    flags = set(fields.get("flags", "").split())
+    extensions = [f for f in ("avx2", "avx512f", "avx512_bf16", "avx512_vnni", "amx_tile") if f in flags]
+    return f"{name} ({', '.join(extensions) or 'no AVX2'})"
 
 
 def versions(*packages: str) -> str:

@@ -386,7 +386,7 @@ def _write(args: argparse.Namespace, encoders: list[str], rows: list[list[str]],
     table = markdown_table(["encoder", "contender", "images/s (median)", "mmsearch ÷ it", "rounds (images/s)"], rows)
     command = f"python -m bench.index_images --n {args.n} --rounds {args.rounds}" + (f" --naive-n {args.naive_n}" if args.naive_n else "") + (
         f" --encoders {args.encoders}" if encoders != list(DEFAULT_ENCODERS) else ""
-    )
+    ) + (" --no-rclip" if args.no_rclip else "")
     write_result(
         "index_images",
         "Photo indexing throughput beside its peers",
