@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import sys
 import threading
+import weakref
 
 import pytest
 
@@ -32,6 +33,22 @@ def test_a_large_block_runs_paused_and_its_objects_are_frozen():
         kept = make_objects(heap.FREEZE_FROM + 1000)
     assert gc.isenabled()
     assert gc.get_freeze_count() >= before + len(kept)
+
+
+def test_garbage_of_the_moment_is_collected_not_frozen():
+    gc.disable()  # only the block's own collection can free the cycle
+
+    class Node:
+        pass
+
+    a, b = Node(), Node()
+    a.other, b.other = b, a
+    gone = weakref.ref(a)
+    del a, b
+    with heap.long_lived():
+        kept = make_objects(heap.FREEZE_FROM + 1000)
+    assert gone() is None
+    assert not gc.isenabled() and len(kept) > heap.FREEZE_FROM
 
 
 def test_a_small_block_is_paused_but_not_frozen():
