@@ -8,8 +8,11 @@ ImageNet's 1000 concepts: "a cat" works, "my grandmother's birthday" does not.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
+import tempfile
+import threading
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -53,6 +56,7 @@ class LabelBridgeEncoder(Encoder):
             description=f"ImageNet labels of EfficientNet-Lite0, embedded with {self.text_encoder.spec.id} (offline text→image)",
         )
         self._label_vecs: np.ndarray | None = None
+        self._label_lock = threading.Lock()  # the pipeline's two lanes embed at once: one embeds the labels
         # the image side's inputs: one preparation serves both encoders
         self.prepare_key = self.image_encoder.prepare_key
 
@@ -78,7 +82,9 @@ class LabelBridgeEncoder(Encoder):
 
     def _embed_documents_batch(self, items: list[Any]) -> np.ndarray:
         if self._label_vecs is None:
-            self._label_vecs = cached_label_vectors(self.text_encoder, imagenet_labels(), "imagenet_labels")
+            with self._label_lock:
+                if self._label_vecs is None:
+                    self._label_vecs = cached_label_vectors(self.text_encoder, imagenet_labels(), "imagenet_labels")
         _, probs = self.image_encoder.forward(items)
         return weighted_label_vectors(probs, self._label_vecs, self.top_k)
 
@@ -101,9 +107,17 @@ def cached_label_vectors(text_encoder: Encoder, labels: list[str], name: str) ->
             return vecs
     vecs = text_encoder.embed_documents(labels)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp.npy")
-    np.save(tmp, vecs)
-    os.replace(tmp, path)
+    # a file name of its own: two threads or processes may write the same cache at once (one
+    # shared name let the first rename take the second's file away: FileNotFoundError)
+    fd, tmp = tempfile.mkstemp(prefix=f"{path.stem}.", suffix=".tmp.npy", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.save(f, vecs)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
     return vecs
 
 
